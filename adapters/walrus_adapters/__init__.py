@@ -1,0 +1,1 @@
+"""Adapters that put the Walrus surrogate inside real numerical codes."""

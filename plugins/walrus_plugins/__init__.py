@@ -1,0 +1,1 @@
+"""Built-in domain plugins (astrophysics, rheology, plasma, acoustics, fluids, geoscience)."""

@@ -1,0 +1,103 @@
+"""The stride-modulated hMLP encoder and decoder (Convolutional Stride Modulation).
+
+Two convolutions with fixed kernels (8 then 4) whose strides are chosen per axis and per input,
+so one set of weights tokenises every resolution. The first encoder convolution and the last
+decoder convolution hold one weight column per vocabulary slot; a forward pass selects the columns
+of the fields present.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from walrus.model.norms import RMSGroupNorm
+from walrus.model.vocabulary import FLAG_FIELD_IDS
+
+
+def _collapse_singleton_axes(weight: torch.Tensor, x: torch.Tensor, strides: tuple[int, ...],
+                             reduce: str) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Where the input has one cell on an axis, reduce the kernel over that axis and use stride 1."""
+    out_strides = list(strides)
+    for axis in range(3):
+        if x.shape[2 + axis] == 1:
+            dim = 2 + axis
+            weight = weight.sum(dim, keepdim=True) if reduce == "sum" else weight.mean(dim, keepdim=True)
+            out_strides[axis] = 1
+    return weight, tuple(out_strides)
+
+
+class StrideModulatedEncoder(nn.Module):
+    """Release name: `SpaceBagAdaptiveDVstrideEncoder`."""
+
+    def __init__(self, n_states: int, intermediate_dim: int, hidden_dim: int, groups: int,
+                 kernels: tuple[int, int] = (8, 4)):
+        super().__init__()
+        k1, k2 = kernels
+        self.n_states = n_states
+        self.proj1 = nn.Conv3d(n_states, intermediate_dim, k1, bias=False)
+        self.norm1 = RMSGroupNorm(groups, intermediate_dim)
+        self.proj2 = nn.Conv3d(intermediate_dim, hidden_dim, k2, bias=False)
+        self.norm2 = RMSGroupNorm(groups, hidden_dim)
+
+    def forward(self, x: torch.Tensor, field_ids: torch.Tensor, strides1: tuple[int, int, int],
+                strides2: tuple[int, int, int]) -> torch.Tensor:
+        """x: (N, C + 3, H, W, D), the last three channels being the jitterer's flags."""
+        flag_ids = torch.tensor(FLAG_FIELD_IDS, dtype=field_ids.dtype, device=field_ids.device)
+        idx = torch.cat([field_ids, flag_ids])
+        w1 = self.proj1.weight[:, idx]
+        # Field-count rescaling; the wall and open flag columns (the last two) are left alone.
+        scale = math.sqrt((self.n_states - 3) / len(field_ids))
+        w1 = torch.cat([w1[:, :-2] * scale, w1[:, -2:]], dim=1)
+        w1, s1 = _collapse_singleton_axes(w1, x, strides1, "sum")
+        x = F.silu(self.norm1(F.conv3d(x, w1, stride=s1)))
+        w2, s2 = _collapse_singleton_axes(self.proj2.weight, x, strides2, "sum")
+        return F.silu(self.norm2(F.conv3d(x, w2, stride=s2)))
+
+
+def _periodic_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                             strides: tuple[int, int, int], periodic: tuple[bool, bool, bool]) -> torch.Tensor:
+    """Transposed convolution with singleton-axis averaging and periodic wrap on periodic axes.
+
+    On a periodic axis the input is circularly padded by p = (k - s) // s tokens per side and
+    p * s cells are cropped from each side of the output, so the cells near the edges receive
+    the contributions of the tokens across the periodic seam.
+    """
+    weight, strides = _collapse_singleton_axes(weight, x, strides, "mean")
+    crops = []
+    for axis in range(3):
+        k, s = weight.shape[2 + axis], strides[axis]
+        p = (k - s) // s if periodic[axis] else 0
+        if p:
+            n = x.shape[2 + axis]
+            index = torch.arange(-p, n + p, device=x.device) % n
+            x = x.index_select(2 + axis, index)
+        crops.append(p * s)
+    y = F.conv_transpose3d(x, weight, bias, stride=strides)
+    for axis, c in enumerate(crops):
+        if c:
+            y = y.narrow(2 + axis, c, y.shape[2 + axis] - 2 * c)
+    return y
+
+
+class StrideModulatedDecoder(nn.Module):
+    """Release name: `AdaptiveDVstrideDecoder`. Strides run in the reverse order of the encoder."""
+
+    def __init__(self, n_states: int, intermediate_dim: int, hidden_dim: int, groups: int,
+                 kernels: tuple[int, int] = (8, 4)):
+        super().__init__()
+        k1, k2 = kernels
+        self.proj1 = nn.ConvTranspose3d(hidden_dim, intermediate_dim, k2, bias=False)
+        self.norm1 = RMSGroupNorm(groups, intermediate_dim)
+        self.proj2 = nn.ConvTranspose3d(intermediate_dim, n_states, k1, bias=True)
+
+    def forward(self, x: torch.Tensor, field_ids: torch.Tensor, strides1: tuple[int, int, int],
+                strides2: tuple[int, int, int], periodic: tuple[bool, bool, bool]) -> torch.Tensor:
+        """x: (N, hidden, h, w, d) tokens -> (N, C, H', W', D') normalised deltas of the C fields."""
+        x = F.silu(self.norm1(_periodic_conv_transpose(x, self.proj1.weight, None, strides2, periodic)))
+        weight = self.proj2.weight[:, field_ids]
+        bias = self.proj2.bias[field_ids]
+        return _periodic_conv_transpose(x, weight, bias, strides1, periodic)

@@ -1,0 +1,229 @@
+"""The Walrus network (the release's `IsotropicModel`): encode, 40 space-time blocks, decode.
+
+Input: x of shape (T, B, C, H, W[, D]), already RMS-normalised (see `normalization.py`), the
+vocabulary id of each channel, and boundary codes per batch element, axis and side.
+Output: normalised deltas of every channel for every one of the T steps (the model is causal).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Sequence
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from walrus.model.config import WalrusConfig
+from walrus.model.hmlp import StrideModulatedDecoder, StrideModulatedEncoder
+from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
+from walrus.model.patching import BOUNDARY_NAMES, PERIODIC, AxisPlan, plan_axes
+from walrus.model.random_draws import Draws, draw
+from walrus.model.space_attention import FullAttention
+from walrus.model.time_attention import AxialTimeAttention
+
+MixedBoundaryPolicy = Literal["split", "first", "error"]
+
+
+class WalrusInputError(ValueError):
+    """Bad input to the network; the message names the argument, what was expected and what came."""
+
+
+class SpaceTimeSplitBlock(nn.Module):
+    """Time mixing, then space mixing (which holds the MLP). Channel mixing is the identity."""
+
+    def __init__(self, cfg: WalrusConfig):
+        super().__init__()
+        self.time_mixing = AxialTimeAttention(cfg.hidden_dim, cfg.n_heads, cfg.groups,
+                                              cfg.time_buckets, cfg.time_max_distance)
+        self.space_mixing = FullAttention(cfg.hidden_dim, cfg.n_heads, cfg.groups, cfg.mlp_ratio, cfg.rope_max_freq)
+
+    def forward(self, x: torch.Tensor, time_keep: torch.Tensor | None, space_keep: torch.Tensor | None,
+                use_checkpoint: bool) -> torch.Tensor:
+        t, b = x.shape[:2]
+        if use_checkpoint:
+            x = checkpoint(self.time_mixing, x, time_keep, use_reentrant=False)
+            y = checkpoint(self.space_mixing, x.flatten(0, 1), space_keep, use_reentrant=False)
+        else:
+            x = self.time_mixing(x, time_keep)
+            y = self.space_mixing(x.flatten(0, 1), space_keep)
+        return y.unflatten(0, (t, b))
+
+
+def _init_scaled_output(layer: nn.Module) -> None:
+    """The release folds a 1e-6 layer scale into the init of the residual output projections."""
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5) / 1e-6)
+    if layer.bias is not None:
+        fan_in = layer.weight[0].numel()
+        nn.init.uniform_(layer.bias, -1e-6 / math.sqrt(fan_in), 1e-6 / math.sqrt(fan_in))
+
+
+class Walrus(nn.Module):
+    def __init__(self, config: WalrusConfig | None = None):
+        super().__init__()
+        cfg = config or WalrusConfig()
+        self.config = cfg
+        dims = dict(n_states=cfg.n_states, intermediate_dim=cfg.intermediate_dim, hidden_dim=cfg.hidden_dim,
+                    groups=cfg.groups, kernels=cfg.base_kernels)
+        self.encoder_dummy = nn.Parameter(torch.ones(1))
+        self.embed = nn.ModuleDict({k: StrideModulatedEncoder(**dims) for k in ("2", "3")})
+        self.blocks = nn.ModuleList(SpaceTimeSplitBlock(cfg) for _ in range(cfg.n_blocks))
+        self.debed = nn.ModuleDict({k: StrideModulatedDecoder(**dims) for k in ("2", "3")})
+        self.drop_rates = tuple(float(r) for r in torch.linspace(0, cfg.drop_path, cfg.n_blocks, device="cpu"))
+        # Release behaviour by default; `deterministic=True` switches off every random draw
+        # while keeping the token grid the checkpoint was trained on.
+        self.deterministic = False
+        # Release behaviour is the stride table only; any grid size is our extension.
+        self.release_strides = False
+        for block in self.blocks:
+            _init_scaled_output(block.space_mixing.ff_out)
+            _init_scaled_output(block.space_mixing.attn_out)
+            _init_scaled_output(block.time_mixing.output_head)
+
+    # ----------------------------------------------------------------- input handling
+    def _check_inputs(self, x: torch.Tensor, field_ids: torch.Tensor, bcs: torch.Tensor) -> None:
+        if not torch.is_floating_point(x):
+            raise WalrusInputError(f"x: expected a floating-point tensor, got dtype {x.dtype}")
+        if x.ndim not in (5, 6):
+            raise WalrusInputError(
+                f"x: expected shape (T, B, C, H, W) or (T, B, C, H, W, D), got {x.ndim} dims {tuple(x.shape)}"
+            )
+        if field_ids.ndim != 1 or field_ids.shape[0] != x.shape[2]:
+            raise WalrusInputError(
+                f"field_ids: expected one vocabulary id per channel ({x.shape[2]}), got shape {tuple(field_ids.shape)}"
+            )
+        bad = [int(i) for i in field_ids.tolist() if not 3 <= int(i) < self.config.n_states]
+        if bad:
+            raise WalrusInputError(
+                f"field_ids: unknown field id(s) {bad}; valid ids are 3..{self.config.n_states - 1} "
+                f"(0-2 are the boundary flag slots the network adds itself)"
+            )
+        n_spatial = x.ndim - 3
+        if bcs.shape[1:] != (n_spatial, 2) or bcs.shape[0] != x.shape[1]:
+            raise WalrusInputError(
+                f"bcs: expected shape (B={x.shape[1]}, {n_spatial}, 2), got {tuple(bcs.shape)}"
+            )
+        if not torch.isin(bcs, torch.tensor([0, 1, 2])).all():
+            raise WalrusInputError(f"bcs: codes must be 0 (WALL), 1 (OPEN) or 2 (PERIODIC), got {sorted(set(bcs.flatten().tolist()))}")
+        one_sided = (bcs[..., 0] == PERIODIC) != (bcs[..., 1] == PERIODIC)
+        if one_sided.any():
+            b, axis = (int(i) for i in one_sided.nonzero()[0])
+            lo, hi = (BOUNDARY_NAMES[int(c)] for c in bcs[b, axis])
+            raise WalrusInputError(f"bcs: axis {axis} of batch element {b} is periodic on one side only ({lo}, {hi})")
+        extended = sum(1 for n in x.shape[3:] if n > 1)
+        if extended not in (2, 3):
+            raise WalrusInputError(
+                f"x: unsupported dimensionality: Walrus has encoders for 2-D and 3-D data, got "
+                f"{extended} axes longer than one cell (spatial shape {tuple(x.shape[3:])})"
+            )
+        if not torch.isfinite(x).all():
+            raise WalrusInputError("x: contains NaN or infinite values")
+
+    @staticmethod
+    def _as_bc_tensor(bcs, batch: int) -> torch.Tensor:
+        bcs = torch.as_tensor(bcs, dtype=torch.long, device="cpu")
+        if bcs.ndim == 2:
+            bcs = bcs.unsqueeze(0).expand(batch, *bcs.shape)
+        return bcs
+
+    def plan(self, spatial_shape: Sequence[int], bcs: Sequence[Sequence[int]]) -> tuple[AxisPlan, ...]:
+        """Token plan for a lifted (3-axis) spatial shape and one set of boundary codes."""
+        cfg = self.config
+        return plan_axes(tuple(spatial_shape), tuple(tuple(int(c) for c in bc) for bc in bcs), cfg.base_kernels,
+                         cfg.jitter_patches, cfg.tokens_per_axis_2d, cfg.tokens_per_axis_3d, self.release_strides)
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor, field_ids: torch.Tensor, bcs, *, generator: torch.Generator | None = None,
+                draws: Draws | None = None, deterministic: bool | None = None,
+                mixed_bcs: MixedBoundaryPolicy = "split", check_inputs: bool = True) -> torch.Tensor:
+        """Normalised deltas (T, B, C, *spatial) for every input step.
+
+        generator: a CPU `torch.Generator` for the jitter, token-roll and drop-path draws
+            (default: torch's global generator, as in the release).
+        draws: explicit draws (from `draw_for`) instead of a generator.
+        deterministic: no random draws at all (default: `self.deterministic`, False as released).
+        mixed_bcs: batch elements with different boundary codes are run as separate groups
+            ("split"), read from element 0 only as the release does ("first"), or refused ("error").
+        """
+        field_ids = torch.as_tensor(field_ids, dtype=torch.long, device=x.device)
+        bcs = self._as_bc_tensor(bcs, x.shape[1])
+        if check_inputs:
+            self._check_inputs(x, field_ids, bcs)
+        lifted = x.ndim == 5
+        if lifted:  # 2-D data becomes a one-cell-thick 3-D slab with a periodic third axis
+            x = x.unsqueeze(-1)
+            bcs = torch.cat([bcs, torch.full((bcs.shape[0], 1, 2), PERIODIC, dtype=bcs.dtype)], dim=1)
+
+        distinct = torch.unique(bcs, dim=0)
+        if len(distinct) == 1 or mixed_bcs == "first":
+            out = self._forward_one_bc(x, field_ids, bcs[0], generator, draws, deterministic)
+        elif mixed_bcs == "error":
+            raise WalrusInputError(f"bcs: batch elements have {len(distinct)} different boundary conditions; "
+                                   f"pass mixed_bcs='split' or batch them separately")
+        else:
+            out = torch.empty_like(x)
+            for bc in distinct:
+                members = (bcs == bc).flatten(1).all(1).nonzero().flatten().to(x.device)
+                out[:, members] = self._forward_one_bc(x[:, members], field_ids, bc, generator, draws, deterministic)
+        return out.squeeze(-1) if lifted else out
+
+    def draw_for(self, x_shape: Sequence[int], bcs, generator: torch.Generator | None = None) -> Draws:
+        """The random draws a forward pass on an input of this shape would make (train or eval)."""
+        t, b, _, *spatial = x_shape
+        spatial = list(spatial) + [1] * (3 - len(spatial))
+        bc = self._as_bc_tensor(bcs, b)[0].tolist()
+        bc = bc + [[PERIODIC, PERIODIC]] * (3 - len(bc))
+        plans = self.plan(spatial, bc)
+        return draw(plans, tuple(p.n_tokens for p in plans), self.config.n_blocks, t, b, self.drop_rates,
+                    generator, self.training, block_rolls=self.config.jitter_patches)
+
+    def _forward_one_bc(self, x: torch.Tensor, field_ids: torch.Tensor, bc: torch.Tensor,
+                        generator: torch.Generator | None, draws: Draws | None,
+                        deterministic: bool | None) -> torch.Tensor:
+        cfg = self.config
+        t, b, c = x.shape[:3]
+        plans = self.plan(x.shape[3:], bc.tolist())
+        grid = tuple(p.n_tokens for p in plans)
+        if deterministic if deterministic is not None else self.deterministic:
+            draws = Draws.none(cfg.n_blocks)
+        elif draws is None:
+            draws = draw(plans, grid, cfg.n_blocks, t, b, self.drop_rates, generator, self.training,
+                         block_rolls=cfg.jitter_patches)
+        draws.check(plans, cfg.n_blocks, rolls_allowed=cfg.jitter_patches)
+
+        dim_key = str(sum(1 for p in plans if not p.singleton))
+        strides1 = tuple(p.strides[0] for p in plans)
+        strides2 = tuple(p.strides[1] for p in plans)
+        periodic = tuple(p.periodic for p in plans)
+        use_ckpt = cfg.gradient_checkpointing_freq > 0 and self.training and torch.is_grad_enabled()
+
+        if self.training and cfg.input_field_drop > 0:
+            x = torch.nn.functional.dropout3d(x.flatten(0, 1), cfg.input_field_drop / c).unflatten(0, (t, b))
+        x = x * self.encoder_dummy
+        x = jitter(x, plans, draws.patch_shifts)
+
+        def encode(v: torch.Tensor) -> torch.Tensor:
+            return self.embed[dim_key](v.flatten(0, 1), field_ids, strides1, strides2).unflatten(0, (t, b))
+
+        h = checkpoint(encode, x, use_reentrant=False) if use_ckpt else encode(x)
+
+        total_roll = [0, 0, 0]
+        for i, block in enumerate(self.blocks):
+            roll = draws.block_rolls[i]
+            if any(roll):
+                h = torch.roll(h, roll, SPATIAL_DIMS)
+                total_roll = [a + r for a, r in zip(total_roll, roll)]
+            block_ckpt = use_ckpt and i % cfg.gradient_checkpointing_freq == 0
+            h = block(h, _on(draws.time_keep[i], h), _on(draws.space_keep[i], h), block_ckpt)
+        if any(total_roll):
+            h = torch.roll(h, [-r for r in total_roll], SPATIAL_DIMS)
+
+        def decode(v: torch.Tensor) -> torch.Tensor:
+            return self.debed[dim_key](v.flatten(0, 1), field_ids, strides1, strides2, periodic).unflatten(0, (t, b))
+
+        y = checkpoint(decode, h, use_reentrant=False) if use_ckpt else decode(h)
+        return unjitter(y, plans, draws.patch_shifts)
+
+
+def _on(keep: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    return None if keep is None else keep.to(like.device)

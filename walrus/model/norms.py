@@ -1,0 +1,33 @@
+"""RMSGroupNorm with the release's exact semantics.
+
+The release reshapes to (N, groups, C/groups, *spatial) and calls `F.rms_norm` over the
+*spatial* dims only, so every channel is divided by its own RMS over space; the group count has
+no effect. The eps is `F.rms_norm`'s default (the dtype's machine epsilon), not the module's.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class RMSGroupNorm(nn.Module):
+    def __init__(self, groups: int, channels: int):
+        super().__init__()
+        if channels % groups:
+            raise ValueError(f"RMSGroupNorm: {channels} channels are not divisible into {groups} groups")
+        self.groups = groups
+        self.channels = channels
+        self.weight = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, *spatial = x.shape
+        if c != self.channels:
+            raise ValueError(f"RMSGroupNorm expected {self.channels} channels, got {c} (shape {tuple(x.shape)})")
+        grouped = x.reshape(n, self.groups, c // self.groups, *spatial)
+        normed = F.rms_norm(grouped, tuple(spatial)).reshape(x.shape)
+        return normed * self.weight.view(1, c, *([1] * len(spatial)))
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}, channels={self.channels}"

@@ -1,0 +1,86 @@
+"""Global attention over all tokens of a frame: a parallel (PaLM-style) attention + SwiGLU block
+with axial rotary position embeddings on normalised coordinates."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from walrus.model.norms import RMSGroupNorm
+
+
+class AxialRotaryEmbedding(nn.Module):
+    """Axial RoPE: `head_dim // 8` frequencies per axis, positions `linspace(-1, 1, n)` per axis.
+
+    Each angle is repeated for an adjacent pair of dims; the three axes (H, W, D order) give
+    `6 * n_freqs` rotated dims (66 of 88 in the release); the rest of the head is not rotated.
+    """
+
+    def __init__(self, head_dim: int, max_freq: float = 128.0):
+        super().__init__()
+        n_freqs = head_dim // 8
+        self.register_buffer("freqs", torch.linspace(1.0, max_freq, n_freqs) * math.pi, persistent=True)
+
+    @property
+    def rotated_dims(self) -> int:
+        return 6 * self.freqs.numel()
+
+    def angles(self, grid: tuple[int, int, int], device: torch.device) -> torch.Tensor:
+        """(h*w*d, rotated_dims) angles, in float32."""
+        freqs = self.freqs.to(device=device, dtype=torch.float32)
+        per_axis = []
+        for axis, n in enumerate(grid):
+            pos = torch.linspace(-1.0, 1.0, n, device=device)
+            ang = (pos[:, None] * freqs[None, :]).repeat_interleave(2, dim=-1)  # (n, 2 nf)
+            shape = [1, 1, 1, ang.shape[-1]]
+            shape[axis] = n
+            per_axis.append(ang.view(shape).expand(*grid, ang.shape[-1]))
+        return torch.cat(per_axis, dim=-1).reshape(-1, self.rotated_dims)
+
+    @staticmethod
+    def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+        """Rotate adjacent pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin) on the leading dims."""
+        r = angles.shape[-1]
+        head, tail = x[..., :r], x[..., r:]
+        pairs = head.unflatten(-1, (r // 2, 2))
+        rotated_half = torch.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)
+        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+        return torch.cat([head * cos + rotated_half * sin, tail], dim=-1)
+
+
+class FullAttention(nn.Module):
+    """Release name: `FullAttention`. out = x + attn_out(attention) + ff_out(SwiGLU(ff)), one residual."""
+
+    def __init__(self, hidden_dim: int, n_heads: int, groups: int, mlp_ratio: int = 4, rope_max_freq: float = 128.0):
+        super().__init__()
+        self.n_heads = n_heads
+        self.head_dim = hidden_dim // n_heads
+        self.mlp_dim = mlp_ratio * hidden_dim
+        self.norm1 = RMSGroupNorm(groups, hidden_dim)
+        self.fused_ff_qkv = nn.Linear(hidden_dim, self.mlp_dim + 3 * hidden_dim)
+        self.ff_out = nn.Linear(self.mlp_dim // 2, hidden_dim)
+        self.attn_out = nn.Linear(hidden_dim, hidden_dim, bias=False)
+        self.q_norm = nn.LayerNorm(self.head_dim)
+        self.k_norm = nn.LayerNorm(self.head_dim)
+        self.rotary_emb = AxialRotaryEmbedding(self.head_dim, rope_max_freq)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (N, C, h, w, d) with N = T*B. `keep`: drop-path scale per sample, shape (N,), or None."""
+        n, c, h, w, d = x.shape
+        z = rearrange(self.norm1(x), "n c h w d -> n (h w d) c")
+        ff, q, k, v = self.fused_ff_qkv(z).split([self.mlp_dim, c, c, c], dim=-1)
+        q, k, v = (rearrange(t, "n l (he c) -> n he l c", he=self.n_heads) for t in (q, k, v))
+        q, k = self.q_norm(q), self.k_norm(k)
+        angles = self.rotary_emb.angles((h, w, d), x.device)
+        q, k = self.rotary_emb.rotate(q, angles), self.rotary_emb.rotate(k, angles)
+        att = rearrange(F.scaled_dot_product_attention(q, k, v), "n he l c -> n l (he c)")
+        value, gate = ff.chunk(2, dim=-1)
+        z = self.attn_out(att) + self.ff_out(F.silu(gate) * value)
+        z = rearrange(z, "n (h w d) c -> n c h w d", h=h, w=w, d=d)
+        if keep is not None:
+            z = z * keep.view(n, 1, 1, 1, 1).to(z.dtype)
+        return x + z
