@@ -1,0 +1,56 @@
+"""walrus's own exceptions.
+
+Every error a user can trigger with bad data names *what* is wrong (the field or file),
+what walrus expected and what it received, so the fix is obvious from the message alone.
+They also subclass ``ValueError`` so generic callers that catch bad-value errors keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["WalrusError", "FieldError", "UnitError", "BoundaryError", "ShapeError", "WellFormatError"]
+
+
+class WalrusError(ValueError):
+    """Base class of every error walrus raises about user data.
+
+    Build it with keywords so the message always has the same three parts::
+
+        raise ShapeError(field="velocity", expected="(T, 16, 16, 2)", received="(T, 16, 16)")
+    """
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, expected: Any = None,
+                 received: Any = None, hint: str | None = None):
+        self.field, self.expected, self.received = field, expected, received
+        head = f"{field}: " if field is not None else ""
+        body = [message] if message else []
+        if expected is not None:
+            body.append(f"expected {expected}")
+        if received is not None:
+            body.append(f"received {received}")
+        details = ", ".join(body[1:] if message else body)
+        text = head + "; ".join(x for x in ((message or ""), details) if x)
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class FieldError(WalrusError):
+    """A field is missing, unknown, of the wrong tensor rank, or redefined inconsistently."""
+
+
+class UnitError(WalrusError):
+    """Units are missing, unparsable, or of the wrong physical dimension."""
+
+
+class BoundaryError(WalrusError):
+    """A boundary condition is unknown, missing or inconsistent (e.g. periodic on one side only)."""
+
+
+class ShapeError(WalrusError):
+    """An array has the wrong shape, dtype, or non-finite values."""
+
+
+class WellFormatError(WalrusError):
+    """A file is not a valid Well HDF5 file (truncated, foreign, or breaking the schema)."""

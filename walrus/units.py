@@ -1,0 +1,66 @@
+"""The one pint unit registry walrus uses, CF/UDUNITS-aware.
+
+CF files write units as ``m s-1``, ``kg m-3`` or ``1``; cf-xarray's registry parses those and
+formats units back the same way, so values and units survive a netCDF round trip exactly.
+pint-xarray needs ``force_ndarray_like``; ``setup_registry`` sets it.
+"""
+
+from __future__ import annotations
+
+import cf_xarray.units  # noqa: F401  (registers the "cf" unit format)
+import numpy as np
+import pint
+import pint_xarray
+
+from walrus.errors import UnitError
+
+__all__ = ["ureg", "parse_units", "format_units", "check_compatible", "conversion", "same_units"]
+
+ureg: pint.UnitRegistry = pint_xarray.setup_registry(cf_xarray.units.units)
+pint.set_application_registry(ureg)
+
+
+def parse_units(units, *, field: str | None = None) -> pint.Unit:
+    """Parse a unit string (CF or pint syntax) or pass a pint Unit through; '' and None mean dimensionless."""
+    if isinstance(units, pint.Unit):
+        return ureg.Unit(str(units)) if units._REGISTRY is not ureg else units
+    if units is None or (isinstance(units, str) and units.strip() in ("", "1", "dimensionless")):
+        return ureg.dimensionless
+    if not isinstance(units, str):
+        raise UnitError("units must be a string", field=field, expected="e.g. 'm s-1'", received=repr(units))
+    try:
+        return ureg.Unit(units)
+    except Exception as exc:  # pint raises several types for bad input
+        raise UnitError("cannot parse units", field=field, expected="a CF/UDUNITS or pint unit string",
+                        received=repr(units)) from exc
+
+
+def format_units(units) -> str:
+    """The CF spelling (``m s-1``, ``1``) of a unit, as written into files."""
+    return f"{parse_units(units):cf}"
+
+
+def same_units(a, b) -> bool:
+    """True when two unit spellings mean exactly the same unit."""
+    return parse_units(a) == parse_units(b)
+
+
+def check_compatible(received, expected, *, field: str | None = None) -> None:
+    """Raise UnitError naming the field unless ``received`` converts to ``expected``."""
+    r, e = parse_units(received, field=field), parse_units(expected, field=field)
+    if r.dimensionality != e.dimensionality:
+        raise UnitError("incompatible units", field=field,
+                        expected=f"units of dimension {e.dimensionality} (e.g. '{format_units(e)}')",
+                        received=f"'{format_units(r)}' of dimension {r.dimensionality}")
+
+
+def conversion(values, received, expected, *, field: str | None = None):
+    """Convert numbers from ``received`` to ``expected`` units (a no-op, same object, when equal)."""
+    check_compatible(received, expected, field=field)
+    r, e = parse_units(received), parse_units(expected)
+    if r == e:
+        return values
+    q = ureg.Quantity(np.asarray(values), r).to(e).magnitude
+    if hasattr(values, "dtype") and np.issubdtype(values.dtype, np.floating):
+        q = q.astype(values.dtype, copy=False)
+    return q
