@@ -18,7 +18,10 @@ BOUNDARY_NAMES = {WALL: "WALL", OPEN: "OPEN", PERIODIC: "PERIODIC"}
 RELEASE_STRIDE_TABLE: dict[int, tuple[int, int]] = {
     0: (1, 1), 1: (1, 1), 4: (2, 2), 8: (4, 2), 12: (6, 2), 16: (4, 4), 24: (6, 4), 32: (8, 4),
 }
-_CANDIDATE_STRIDES = sorted(set(RELEASE_STRIDE_TABLE.values()), key=lambda s: s[0] * s[1])
+_RELEASE_PAIRS = frozenset(RELEASE_STRIDE_TABLE.values())
+# Off-table sizes may also use these pairs (first stride at most the kernel 8, second at most 4);
+# e.g. a 64-cell 2-D axis gets (2, 1) -> 32 tokens, the release's target.
+_CANDIDATE_STRIDES = sorted({(s1, s2) for s1 in (1, 2, 4, 6, 8) for s2 in (1, 2, 4)} | _RELEASE_PAIRS)
 
 
 class UnsupportedGridError(ValueError):
@@ -72,9 +75,9 @@ def choose_strides(size: int, target: int, periodic: bool, release_only: bool = 
         )
     candidates = [s for s in _CANDIDATE_STRIDES if not periodic or size % (s[0] * s[1]) == 0]
 
-    def score(s: tuple[int, int]) -> tuple[float, int]:
+    def score(s: tuple[int, int]) -> tuple[float, bool, int, int]:
         tokens = math.ceil(size / (s[0] * s[1]))
-        return abs(math.log(tokens / target)), -tokens
+        return round(abs(math.log(tokens / target)), 9), s not in _RELEASE_PAIRS, -tokens, -s[0]
 
     return min(candidates, key=score)
 

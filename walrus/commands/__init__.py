@@ -1,0 +1,1 @@
+"""Implementations of the `walrus` sub-commands, one module each, imported lazily by `walrus.cli`."""
