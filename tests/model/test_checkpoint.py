@@ -1,0 +1,100 @@
+"""Checkpoints: bitwise save/load from metadata alone, the official layout, vocabulary growth."""
+
+import json
+
+import pytest
+import torch
+
+import walrus
+from walrus.model import CheckpointError, extend_vocabulary, load_checkpoint, load_official, save_checkpoint
+from walrus.model.checkpoint import read_metadata
+
+from conftest import FIELDS, PERIODIC_2D, tiny
+
+
+def outputs(model, x, fields=FIELDS):
+    with torch.no_grad():
+        return model(x, fields, PERIODIC_2D, generator=torch.Generator().manual_seed(0))
+
+
+def test_save_load_is_bitwise_and_needs_no_constructor_arguments(tmp_path):
+    model = tiny(field_names=walrus.model.RELEASE_FIELD_NAMES[:40], n_blocks=3)
+    path = save_checkpoint(model, tmp_path / "m.safetensors", preset="walrus-tiny", metadata={"run": "unit-test"})
+    back = load_checkpoint(path)
+    assert back.config == model.config
+    for (k, a), (k2, b) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert k == k2 and a.dtype == b.dtype and torch.equal(a, b)
+    x = torch.randn(2, 1, 4, 32, 32)
+    assert outputs(model, x).equal(outputs(back.eval(), x))
+    meta = read_metadata(path)
+    assert meta["preset"] == "walrus-tiny" and meta["history_2d"] == "6" and meta["history_3d"] == "3"
+    assert json.loads(meta["field_names"]) == list(model.config.field_names)
+    assert meta["walrus_format_version"] == "1" and meta["user.run"] == "unit-test"
+    assert walrus.get_model(str(path)).config == model.config  # get_model accepts a path too
+
+
+def test_official_layout_file_loads_strictly_in_one_call(tmp_path):
+    model = tiny()
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}  # a DDP-style prefix is stripped
+    del state["module.blocks.0.space_mixing.rotary_emb.freqs"]       # converters may drop the buffer
+    torch.save({"app": {"model": state, "optimizer": {}}}, tmp_path / "walrus.pt")
+    back = load_official(tmp_path / "walrus.pt", preset="walrus-tiny")
+    x = torch.randn(2, 1, 4, 32, 32)
+    assert outputs(model, x).equal(outputs(back.eval(), x))
+    via_get_model = walrus.get_model("walrus-tiny", weights=tmp_path / "walrus.pt")
+    assert outputs(via_get_model.eval(), x).equal(outputs(model, x))
+
+
+def test_official_file_with_the_wrong_layout_is_refused(tmp_path):
+    state = tiny().state_dict()
+    state["space_bag.linear.weight"] = torch.zeros(8, 10)
+    torch.save({"app": {"model": state}}, tmp_path / "fork.pt")
+    with pytest.raises(CheckpointError, match="space_bag"):
+        load_official(tmp_path / "fork.pt", preset="walrus-tiny")
+
+
+def test_truncated_and_foreign_files_are_refused(tmp_path):
+    path = save_checkpoint(tiny(), tmp_path / "m.safetensors")
+    data = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.safetensors"):
+        load_checkpoint(tmp_path / "cut.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="junk.safetensors"):
+        load_checkpoint(tmp_path / "junk.safetensors")
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CheckpointError, match="junk.pt"):
+        load_official(tmp_path / "junk.pt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_an_interrupted_save_leaves_no_file(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    def fail_midway(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.torch, "save_file", fail_midway)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tiny(), tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extending_the_vocabulary_keeps_old_fields_exact_and_copies_columns():
+    model = tiny()
+    grown = extend_vocabulary(model, ["salinity", "porosity"], init_from={"salinity": "concentration"})
+    assert grown.config.field_names[-2:] == ("salinity", "porosity")
+    assert grown.config.n_states == model.config.n_states + 2
+    x = torch.randn(2, 1, 4, 32, 32)
+    torch.testing.assert_close(outputs(grown.eval(), x), outputs(model, x), rtol=1e-5, atol=1e-6)
+    concentration, salinity = model.config.field_names.index("concentration"), grown.config.n_states - 2
+    as_conc = outputs(grown.eval(), x, torch.tensor([3, 4, 5, concentration]))
+    as_sal = outputs(grown.eval(), x, torch.tensor([3, 4, 5, salinity]))
+    torch.testing.assert_close(as_sal, as_conc, rtol=1e-5, atol=1e-6)
+    release = extend_vocabulary(model, ["salinity"], scaling="release")
+    assert not torch.allclose(outputs(release.eval(), x), outputs(model, x))
+    with pytest.raises(KeyError, match="not in the model's vocabulary"):
+        extend_vocabulary(model, ["salinity"], init_from={"salinity": "unobtainium"})
