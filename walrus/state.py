@@ -384,6 +384,8 @@ class State:
             c += n
             if r:
                 block = block.reshape(block.shape[:-1] + (MODEL_DIMS,) * r)[(Ellipsis,) + (slice(0, D),) * r]
+            else:
+                block = block[..., 0]
             dtype = self.fields[name].dtype
             block = block.astype(dtype, copy=False)
             if name in self.units:
