@@ -180,6 +180,18 @@ class State:
     def n_steps(self) -> int:
         return int(self.time.size)
 
+    def require(self, fields: Sequence[str] = (), constant_fields: Sequence[str] = (),
+                parameters: Sequence[str] = ()) -> "State":
+        """Raise FieldError naming the first missing field/constant/parameter; returns self for chaining."""
+        for names, store, kind in ((fields, self.fields, "time-varying field"),
+                                   (constant_fields, self.constant_fields, "constant field"),
+                                   (parameters, self.parameters, "parameter")):
+            for name in names:
+                if name not in store:
+                    raise FieldError(f"missing {kind}", field=name, expected=f"{kind}s {list(names)}",
+                                     received=f"{list(store)}")
+        return self
+
     def units_of(self, name: str) -> str:
         """Units of a field/axis/parameter: as given, else the field's canonical units, else '1'."""
         if name in self.units:
