@@ -142,3 +142,26 @@ def test_errors(files, tmp_path):
         WellWindowDataset(mixed)
     with pytest.raises(IndexError):
         WellWindowDataset(files)[10_000]
+
+
+def test_fields_constant_along_an_axis_are_tiled(tmp_path):
+    # The shape rule omits axes that are not dim_varying and loaders tile them back. (The Well's own
+    # loader mis-tiles such a field: torch.tile prepends the missing axis, so it cannot be the oracle.)
+    path = write_example_well_file(tmp_path / "d" / "a.hdf5", size=8, n_steps=6)
+    profile = np.random.default_rng(0).random((2, 6, 8)).astype(np.float32)
+    with h5py.File(path, "a") as f:
+        g = f["t0_fields"]
+        g.attrs["field_names"] = np.array(list(g.attrs["field_names"]) + ["profile"], dtype=h5py.string_dtype())
+        ds = g.create_dataset("profile", data=profile)
+        ds.attrs["dim_varying"] = np.array([True, False])
+        ds.attrs["sample_varying"] = np.bool_(True)
+        ds.attrs["time_varying"] = np.bool_(True)
+    ours = WellWindowDataset(path.parent, n_steps_input=2)
+    k = ours.field_names.index("profile")
+    assert k == 2  # after density and pressure: still a rank-0 field
+    windows = 6 - 2
+    for i in (0, len(ours) - 1):
+        traj, t0 = divmod(i, windows)
+        got = ours[i]["input_fields"][..., k].numpy()
+        want = np.broadcast_to(profile[traj, t0:t0 + 2, :, None], (2, 8, 8))
+        np.testing.assert_array_equal(got, want)

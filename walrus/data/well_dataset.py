@@ -192,14 +192,14 @@ class WellWindowDataset(Dataset):
                 out["time"] = torch.as_tensor(f["dimensions"]["time"][()])
             coords = [torch.as_tensor(f["dimensions"][a][()]) for a in info.axes]
             out["space_grid"] = torch.stack(torch.meshgrid(*coords, indexing="ij"), -1)
-            out["fields"] = {name: torch.as_tensor(f[grp][name][()])
+            out["fields"] = {name: np.asarray(f[grp][name][()])
                              for grp, name, _, sv, tv, _ in info.fields if not sv and not tv}
-            out["scalars"] = {name: torch.as_tensor(f["scalars"][name][()]) for name, sv, tv in info.scalars
+            out["scalars"] = {name: np.asarray(f["scalars"][name][()]) for name, sv, tv in info.scalars
                               if not sv and not tv}
             self._static[i] = out
         return self._static[i]
 
-    def _tile(self, x: torch.Tensor, info: _FileInfo, dim_varying, lead: int, rank: int) -> torch.Tensor:
+    def _tile(self, x: np.ndarray, info: _FileInfo, dim_varying, lead: int, rank: int) -> np.ndarray:
         if all(dim_varying):
             return x
         shape = list(x.shape[:lead])
@@ -209,7 +209,7 @@ class WellWindowDataset(Dataset):
             k += int(v)
         x = x.reshape(shape + list(x.shape[k:]))
         reps = [1] * lead + [1 if v else n for n, v in zip(info.spatial, dim_varying)] + [1] * rank
-        return x.repeat(reps)
+        return np.tile(x, reps)
 
     def locate(self, index: int) -> tuple[int, int, int]:
         """(file, trajectory, first time index) of sample ``index``."""
@@ -236,9 +236,9 @@ class WellWindowDataset(Dataset):
                 x = static["fields"][name]
             else:
                 key = ((traj,) if sv else ()) + ((window,) if tv else ())
-                x = torch.as_tensor(f[grp][name][key])
+                x = f[grp][name][key]
             x = self._tile(x, info, dv, 1 if tv else 0, rank)
-            x = x.reshape(x.shape[: x.ndim - rank] + (-1,)) if rank else x.unsqueeze(-1)
+            x = x.reshape(x.shape[: x.ndim - rank] + (-1,)) if rank else x[..., None]
             (variable if tv else constant).append(x)
         var_s, const_s = [], []
         for name, sv, tv in info.scalars:
@@ -246,17 +246,18 @@ class WellWindowDataset(Dataset):
                 x = static["scalars"][name]
             else:
                 key = ((traj,) if sv else ()) + ((window,) if tv else ())
-                x = torch.as_tensor(f["scalars"][name][key])
-            (var_s if tv else const_s).append(x.unsqueeze(-1))
-        fields = torch.cat(variable, -1)
+                x = f["scalars"][name][key]
+            (var_s if tv else const_s).append(np.asarray(x)[..., None])
+        # numpy concatenates channels-last arrays an order of magnitude faster than torch.cat on CPU
+        fields = torch.from_numpy(np.concatenate(variable, -1))
         sample = {"input_fields": fields[:n_in], "output_fields": fields[n_in:]}
         if constant:
-            sample["constant_fields"] = torch.cat(constant, -1)
+            sample["constant_fields"] = torch.from_numpy(np.concatenate(constant, -1))
         if var_s:
-            s = torch.cat(var_s, -1)
+            s = torch.from_numpy(np.concatenate(var_s, -1))
             sample["input_scalars"], sample["output_scalars"] = s[:n_in], s[n_in:]
         if const_s:
-            sample["constant_scalars"] = torch.cat(const_s, -1)
+            sample["constant_scalars"] = torch.from_numpy(np.concatenate(const_s, -1))
         sample["boundary_conditions"] = static["bcs"]
         if self.return_grid:
             sample["space_grid"] = static["space_grid"]
