@@ -17,6 +17,7 @@ and from the network's tensors (:meth:`State.to_model_inputs`, :meth:`State.from
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field as dc_field, replace
 from typing import Mapping, Sequence
 
@@ -424,7 +425,6 @@ class State:
 
 
 def _suffix_axes(rank: int, axes: Sequence[str]) -> list[tuple[str, ...]]:
-    import itertools
     return list(itertools.product(axes, repeat=rank))
 
 

@@ -14,8 +14,6 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
 import h5py
 import numpy as np
 import torch

@@ -29,8 +29,8 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from walrus.boundaries import BOUNDARY_NAMES, OPEN, PERIODIC, WALL, format_axis, parse_axis, parse_boundaries
-from walrus.errors import FieldError, ShapeError, UnitError, WellFormatError, WalrusError
+from walrus.boundaries import BOUNDARY_NAMES, OPEN, PERIODIC, WALL, format_axis, parse_boundaries
+from walrus.errors import FieldError, ShapeError, WellFormatError
 from walrus.io.atomic import atomic_path
 from walrus.units import check_compatible, format_units, parse_units
 
@@ -90,13 +90,13 @@ def _as_float(name: str, a, dtype) -> np.ndarray:
 
 
 def _check_units(units: Mapping[str, str] | None, known: Sequence[str]) -> dict[str, str]:
+    from walrus.fields import FIELDS  # lazy: walrus.fields pulls in the model package
     out = {}
     for name, u in (units or {}).items():
         if name not in known:
             raise FieldError("units given for an unknown variable", field=name,
                              expected=f"one of {sorted(known)}", received=repr(name))
         out[name] = format_units(parse_units(u, field=name))
-        from walrus.fields import FIELDS
         if name in FIELDS:
             check_compatible(out[name], FIELDS[name].units, field=name)
     return out
@@ -509,7 +509,6 @@ def write_dataset(ds: xr.Dataset, path, *, dataset_name: str | None = None, grid
     units = {k: str(ds[k].attrs["units"]) for k in [*axes] if "units" in ds[k].attrs}
     if "units" in time.attrs:
         units["time"] = str(time.attrs["units"])
-    T = time.shape[-1]
     variables, scalars = [], []
     order_dims = [SAMPLE_DIM, TIME_DIM, *axes, *COMPONENT_DIMS]
     for name, v in ds.data_vars.items():
@@ -548,7 +547,6 @@ def write_dataset(ds: xr.Dataset, path, *, dataset_name: str | None = None, grid
     if not name:
         raise WellFormatError("no dataset name", field="dataset_name", expected="ds.attrs['dataset_name'] or an argument",
                               received="nothing")
-    del T
     return _write(Path(path), dataset_name=str(name), grid_type=grid_type or ds.attrs.get("grid_type", "cartesian"),
                   axes=axes, coords=coords, time=tvals, n_traj=B, variables=variables, scalars=scalars, bcs=bcs,
                   coord_units=units)
