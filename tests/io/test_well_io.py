@@ -220,6 +220,15 @@ def test_the_well_normalises_with_our_stats(tmp_path):
         torch.testing.assert_close(got[..., 0], want.float(), rtol=1e-5, atol=1e-5)
 
 
+def test_writer_dtype_choice(tmp_path):
+    kw = _good()
+    with h5py.File(write_well_file(tmp_path / "f4.hdf5", **kw)) as f:  # The Well's float32 by default
+        assert f["t1_fields"]["velocity"].dtype == np.float32 and f["dimensions"]["time"].dtype == np.float32
+    ds = read_well_file(write_well_file(tmp_path / "f8.hdf5", dtype=None, **kw))  # or exact float64
+    np.testing.assert_array_equal(ds["velocity"].values, kw["fields"]["velocity"])
+    assert ds["velocity"].dtype == np.float64
+
+
 def test_sample_varying_time_and_explicit_ranks(tmp_path):
     rng = np.random.default_rng(0)
     time = np.stack([np.arange(6) * 0.1, np.arange(6) * 0.2]).astype(np.float32)
@@ -262,6 +271,8 @@ def _good(**over):
     (dict(scalars={"alpha": np.zeros(3)}), ShapeError, ["alpha", "(4,)", "(3,)"]),
     (dict(constant_fields={"density": np.zeros((8, 6))}), FieldError, ["density", "both", "one definition"]),
     (dict(time=np.zeros((4, 1))), ShapeError, ["time"]),
+    (dict(scalars={"n_trajectories": 3.0}), FieldError, ["n_trajectories", "root attribute"]),
+    (dict(fields={"a/b": np.zeros((2, 4, 8, 6))}, units={}), FieldError, ["'a/b'", "without '/'"]),
 ])
 def test_writer_rejects_bad_input(tmp_path, over, error, words):
     path = tmp_path / "bad.hdf5"

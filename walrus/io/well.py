@@ -42,6 +42,7 @@ COMPONENT_DIMS = ("component_i", "component_j")
 GROUPS = ("t0_fields", "t1_fields", "t2_fields")
 GRID_TYPES = ("cartesian", "spherical", "equiangular")
 _STR = h5py.string_dtype()
+_ROOT_ATTRS = frozenset({"dataset_name", "grid_type", "n_spatial_dims", "n_trajectories", "simulation_parameters"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def write_well_file(path, *, dataset_name: str, dimensions: Mapping[str, np.ndar
                     constant_fields: Mapping[str, np.ndarray] | None = None,
                     scalars: Mapping[str, float] | None = None,
                     boundary_conditions: Mapping[str, str], units: Mapping[str, str] | None = None,
-                    grid_type: str = "cartesian", dtype=None, time_varying_scalars: Sequence[str] = ()) -> Path:
+                    grid_type: str = "cartesian", dtype=np.float32) -> Path:
     """Write one Well HDF5 file (atomically) and return its path.
 
     ``fields`` are time-varying, shaped ``(n_traj, n_steps, *spatial[, D[, D]])`` with axes in
@@ -116,8 +117,9 @@ def write_well_file(path, *, dataset_name: str, dimensions: Mapping[str, np.ndar
     ``scalars``: a number is a simulation parameter (0-d, also a root attribute); an array of
     shape ``(n_steps,)`` or ``(n_traj, n_steps)`` is a time-varying scalar. ``boundary_conditions``
     maps each axis to ``"WALL"|"OPEN"|"PERIODIC"`` or a ``(low, high)`` pair. ``units`` maps any
-    field, scalar, axis or ``"time"`` to a unit string (stored in CF spelling). ``dtype`` None
-    keeps each array's float dtype (The Well's data are float32).
+    field, scalar, axis or ``"time"`` to a unit string (stored in CF spelling). Every array is
+    stored as ``dtype`` (float32 by default, as in The Well's data); ``dtype=None`` keeps each
+    array's own float dtype, for bit-exact round trips of float64 data.
     """
     if not isinstance(dataset_name, str) or not dataset_name:
         raise WellFormatError("invalid dataset_name", expected="a non-empty string", received=repr(dataset_name))
@@ -223,6 +225,14 @@ def _write(path: Path, *, dataset_name, grid_type, axes, coords, time, n_traj, v
            coord_units) -> Path:
     """Lay the already-checked pieces out as The Well's schema, into a temporary file, then rename."""
     D = len(axes)
+    for name in [*axes, *(v.name for v in variables + scalars)]:
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise FieldError("invalid name for an HDF5 dataset", field=repr(name),
+                             expected="a non-empty name without '/'", received=repr(name))
+    for s in scalars:
+        if not s.time_varying and not s.sample_varying and s.name in _ROOT_ATTRS:
+            raise FieldError("parameter name clashes with a Well root attribute", field=s.name,
+                             expected=f"a name other than {sorted(_ROOT_ATTRS)}", received=repr(s.name))
     params = [s for s in scalars if not s.time_varying and not s.sample_varying]
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
