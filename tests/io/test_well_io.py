@@ -15,6 +15,7 @@ from walrus.errors import BoundaryError, FieldError, ShapeError, UnitError, Walr
 from walrus.io import check_well_file, read_well_file, write_dataset, write_dataset_stats, write_well_file
 from walrus.io.examples import write_example_dataset, write_example_well_file
 from walrus.model.patching import OPEN, PERIODIC, WALL
+from walrus.units import ureg
 
 well_data = pytest.importorskip("the_well.data")
 
@@ -154,7 +155,7 @@ def test_hand_built_quantified_dataset_to_well_and_back(tmp_path):
                 "component_i": ["x", "y"]},
         attrs={"dataset_name": "hand", "bc_x": "PERIODIC PERIODIC", "bc_y": "WALL OPEN"})
     ds = ds.pint.quantify({"velocity": "km/s", "density": "g/cm^3", "speed_of_sound": "m/s", "time": "s",
-                           "x": "m", "y": "m"}, unit_registry=__import__("walrus.units").units.ureg)
+                           "x": "m", "y": "m"}, unit_registry=ureg)
     path = ds.walrus.to_well(tmp_path / "hand.hdf5")
     back = read_well_file(path)
     assert back["velocity"].attrs["units"] == "km s-1" and back["density"].attrs["units"] == "g cm-3"
