@@ -114,3 +114,16 @@ def test_fieldset_copy_is_independent():
     other.register(Field("vorticity", 0, "s-1"))
     assert "vorticity" in other and "vorticity" not in fs
     assert isinstance(FieldSet(), FieldSet) and len(FieldSet()) == 67
+
+
+def test_alias_shares_pretrained_slots():
+    fs = default_fieldset()
+    fs.register(Field("u", 1, "m s-1"), alias="velocity")
+    assert fs.ids("u") == [4, 5, 6] and len(fs) == 67
+    fs.register(Field("rho", 0, "kg m-3"), alias="density")
+    assert fs.id("rho") == 28
+    with pytest.raises(FieldError, match="alias is not in the vocabulary"):
+        fs.register(Field("w", 1, "m s-1"), alias="wind")
+    with pytest.raises(FieldError, match="conflicting vocabulary slot"):
+        fs.register(Field("u", 1, "m s-1"), alias="momentum")
+    assert fs.copy().ids("u") == [4, 5, 6]

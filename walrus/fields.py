@@ -131,6 +131,7 @@ class FieldSet:
                                  received=f"{name!r} twice")
             self._vocab[name] = len(self._vocab)
         self._fields: dict[str, Field] = {}
+        self._aliases: dict[str, str] = {}  # component -> the vocabulary component whose slot it uses
         for f in fields:
             self.register(f)
 
@@ -145,7 +146,7 @@ class FieldSet:
 
     def id(self, component: str) -> int:
         try:
-            return self._vocab[component]
+            return self._vocab[self._aliases.get(component, component)]
         except KeyError:
             raise FieldError("not in the field vocabulary", field=component,
                              expected=f"one of {len(self._vocab)} known components",
@@ -173,8 +174,12 @@ class FieldSet:
     def fields(self) -> dict[str, Field]:
         return dict(self._fields)
 
-    def register(self, field: Field, axes: Sequence[str] = CARTESIAN_AXES) -> Field:
-        """Add ``field``; its new components (named with ``axes``) take the next free ids."""
+    def register(self, field: Field, axes: Sequence[str] = CARTESIAN_AXES, *, alias: str | None = None) -> Field:
+        """Add ``field``; its new components (named with ``axes``) take the next free ids.
+
+        With ``alias`` (a field name already in the vocabulary, e.g. ``"velocity"``) the new field's
+        components share that field's slots instead, so pretrained weights apply to it.
+        """
         if not isinstance(field, Field):
             raise FieldError("register() takes a Field", expected="walrus.fields.Field", received=type(field).__name__)
         old = self._fields.get(field.name)
@@ -195,7 +200,26 @@ class FieldSet:
                 raise FieldError("name is already a component of another field", field=field.name,
                                  expected="a new name", received=f"a component of {clash[0]!r}")
             self._fields[field.name] = field
-        for comp in field.components(axes):
+        comps = field.components(axes)
+        if alias is not None:
+            targets = component_names(alias, field.rank, axes)
+            missing = [t for t in targets if t not in self._vocab]
+            if missing:
+                raise FieldError("alias is not in the vocabulary", field=field.name,
+                                 expected=f"components {targets} to exist", received=f"{missing} missing")
+            for comp, target in zip(comps, targets):
+                known = self._aliases.get(comp, comp if comp in self._vocab else None)
+                if known is not None and known != target:
+                    raise FieldError("conflicting vocabulary slot", field=comp, expected=f"slot of {known!r}",
+                                     received=f"slot of {target!r}")
+                if comp not in self._vocab:
+                    self._aliases[comp] = target
+            return self._fields[field.name]
+        for comp in comps:
+            if comp in self._aliases:
+                raise FieldError("conflicting vocabulary slot", field=comp,
+                                 expected=f"slot of {self._aliases[comp]!r} (registered as an alias)",
+                                 received="a new slot")
             if comp not in self._vocab:
                 self._vocab[comp] = len(self._vocab)
         return self._fields[field.name]
@@ -203,6 +227,7 @@ class FieldSet:
     def copy(self) -> "FieldSet":
         new = FieldSet(vocabulary=self.vocabulary)
         new._fields = dict(self._fields)
+        new._aliases = dict(self._aliases)
         return new
 
     def __repr__(self) -> str:
