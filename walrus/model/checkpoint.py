@@ -143,15 +143,17 @@ def load_official(path: str | os.PathLike, preset: str = "walrus-1.3b", config: 
     return model.to(device=device, dtype=dtype) if dtype else model.to(device)
 
 
-def load_any(path: str | os.PathLike, device="cpu", dtype=None, preset: str = "walrus-1.3b") -> Walrus:
-    """A walrus safetensors checkpoint or an official torch file, told apart by their contents."""
+def load_any(path: str | os.PathLike, config: WalrusConfig | None = None, device: str | torch.device = "cpu",
+             dtype: torch.dtype | None = None) -> Walrus:
+    """A walrus safetensors checkpoint (rebuilt from its own metadata) or a torch file in the
+    official layout (loaded into `config`, the release's by default), told apart by content."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":  # zip-based or legacy torch pickle
-        return load_official(path, preset, device=device, dtype=dtype)
+        head = f.read(2)
+    if head == b"PK" or head[:1] == b"\x80":  # zip-based or legacy torch pickle
+        return load_official(path, config=config, device=device, dtype=dtype)
     return load_checkpoint(path, device, dtype)
 
 
@@ -190,8 +192,7 @@ def extend_vocabulary(model: Walrus, new_fields: Iterable[str], init_from: dict[
             for j, name in enumerate(added, start=n_old):
                 if name in init_from:
                     w[:, j] = state[key][:, index[init_from[name]]]
-            w[:, 3:] *= factor  # the flag columns 0-2 keep their scale except bias_correction
-            w[:, 2] *= factor
+            w[:, 2:] *= factor  # the columns the encoder rescales: all but the wall and open flags (ids 0, 1)
             state[key] = w
         elif key.startswith("debed.") and (key.endswith(".proj2.weight") or key.endswith(".proj2.bias")):
             w = value.clone()

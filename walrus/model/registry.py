@@ -30,14 +30,8 @@ def get_model(name: str = "walrus-tiny", weights: str | os.PathLike | None = Non
     config = preset.config.replace(**config_overrides) if config_overrides else preset.config
     if weights == "hub":
         weights = download_official()
-    if weights is not None:
-        from walrus.model.checkpoint import load_official, load_checkpoint, CheckpointError
-        try:
-            return load_checkpoint(weights, device, dtype)
-        except CheckpointError as exc:
-            if "without walrus metadata" in str(exc) or "safetensors" not in str(exc):
-                raise
-            return load_official(weights, preset=name, config=config, device=device, dtype=dtype)
+    if weights is not None:  # an official-layout file loads into this preset; ours carries its own config
+        return load_any(weights, config=config, device=device, dtype=dtype)
     if meta:
         with torch.device("meta"):
             return Walrus(config)
