@@ -197,3 +197,19 @@ def test_from_dataset_needs_a_sample_choice():
     with pytest.raises(ShapeError, match="several trajectories"):
         State.from_dataset(ds)
     assert State.from_dataset(ds, sample=1).n_steps == T
+
+
+def test_network_accepts_state_tensors():
+    import walrus
+    rng = np.random.default_rng(0)
+    model = walrus.get_model("walrus-tiny").eval()
+    s = State(fields={"velocity": rng.standard_normal((2, 32, 32, 2)), "density": 1 + rng.random((2, 32, 32))},
+              time=[0.0, 0.1], coords={"x": np.arange(32.0), "y": np.arange(32.0)},
+              boundaries={"x": "PERIODIC", "y": "WALL"}, constant_fields={"mask": np.zeros((32, 32))},
+              units={"velocity": "km/s"})
+    mi = s.to_model_inputs()
+    with torch.no_grad():
+        out = model(mi.x, mi.field_ids, mi.bcs)
+    assert out.shape == mi.x.shape
+    nxt = s.from_model_tensor(mi.x[-1:] + out[-1:], time=[0.2])
+    assert nxt.fields["velocity"].shape == (1, 32, 32, 2) and nxt.units["velocity"] == "km s-1"
