@@ -353,3 +353,16 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(_Boom):
         write_example_well_file(fresh)
     assert not fresh.exists() and sorted(os.listdir(tmp_path)) == ["out.hdf5"]
+
+
+def test_reader_accepts_fixed_length_byte_strings(well_file, tmp_path):
+    copy = tmp_path / "bytes.hdf5"
+    copy.write_bytes(well_file.read_bytes())
+    with h5py.File(copy, "a") as f:
+        f.attrs["dataset_name"] = np.bytes_(b"tiny_well")
+        f["t1_fields"]["velocity"].attrs["units"] = np.bytes_(b"m s-1")
+        for g in f["boundary_conditions"].values():
+            g.attrs["bc_type"] = np.bytes_(g.attrs["bc_type"].encode())
+    ds = read_well_file(copy)
+    assert ds.attrs["dataset_name"] == "tiny_well" and ds["velocity"].attrs["units"] == "m s-1"
+    assert ds.attrs["bc_x"] == read_well_file(well_file).attrs["bc_x"]

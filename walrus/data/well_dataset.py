@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from walrus.errors import ShapeError, WellFormatError
 from walrus.fields import component_suffixes
-from walrus.io.well import GROUPS, _bool, _names, _open, _validate, effective_boundaries
+from walrus.io.well import GROUPS, _bool, _names, _open, _str, _validate, effective_boundaries
 
 __all__ = ["WellWindowDataset", "windows_per_trajectory", "max_stride"]
 
@@ -66,7 +66,7 @@ def _scan(path: str) -> _FileInfo:
         scalars = tuple((n, _bool(sg[n].attrs.get("sample_varying", False)), _bool(sg[n].attrs.get("time_varying", False)))
                         for n in (_names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []))
         return _FileInfo(path, int(f.attrs["n_trajectories"]), int(dims["time"].shape[-1]), axes,
-                         tuple(int(dims[a].shape[-1]) for a in axes), str(f.attrs["dataset_name"]), tuple(fields),
+                         tuple(int(dims[a].shape[-1]) for a in axes), _str(f.attrs["dataset_name"]), tuple(fields),
                          scalars, _bool(dims["time"].attrs["sample_varying"]))
 
 

@@ -34,7 +34,7 @@ from walrus.errors import FieldError, ShapeError, WellFormatError
 from walrus.io.atomic import atomic_path
 from walrus.units import check_compatible, format_units, parse_units
 
-__all__ = ["write_well_file", "read_well_file", "write_dataset", "check_well_file", "write_dataset_stats",
+__all__ = ["write_well_file", "read_well_file", "dataset_from_file", "write_dataset", "check_well_file", "write_dataset_stats",
            "compute_stats", "effective_boundaries", "SAMPLE_DIM", "TIME_DIM", "COMPONENT_DIMS", "GROUPS"]
 
 SAMPLE_DIM, TIME_DIM = "sample", "time"
@@ -320,6 +320,11 @@ def _bool(x) -> bool:
     return bool(np.asarray(x).item()) if np.ndim(x) == 0 else False
 
 
+def _str(x) -> str:
+    """An HDF5 string attribute as str (files written with fixed-length strings give bytes)."""
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
 def _names(x) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(np.asarray(x, dtype=object))]
 
@@ -378,7 +383,7 @@ def _validate(f: h5py.File, where: str) -> None:
                  ((T,) if _bool(ds.attrs.get("time_varying", False)) else ()))
         need(ds.shape == shape, f"/scalars/{name} breaks the shape rule", shape, ds.shape)
     for key, g in f["boundary_conditions"].items():
-        need("bc_type" in g.attrs and str(g.attrs["bc_type"]).upper() in ("WALL", "OPEN", "PERIODIC"),
+        need("bc_type" in g.attrs and _str(g.attrs["bc_type"]).upper() in ("WALL", "OPEN", "PERIODIC"),
              f"/boundary_conditions/{key} has no valid @bc_type", "WALL, OPEN or PERIODIC",
              g.attrs.get("bc_type"))
         need("associated_dims" in g.attrs and "mask" in g, f"/boundary_conditions/{key} is incomplete",
@@ -402,7 +407,7 @@ def effective_boundaries(f: h5py.File) -> dict[str, tuple[int, int]]:
     out = {a: [OPEN, OPEN] for a in axes}
     codes = {"WALL": WALL, "OPEN": OPEN, "PERIODIC": PERIODIC}
     for g in f["boundary_conditions"].values():
-        kind = str(g.attrs["bc_type"]).upper()
+        kind = _str(g.attrs["bc_type"]).upper()
         assoc = _names(g.attrs["associated_dims"])
         mask = np.asarray(g["mask"][()])
         for i, a in enumerate(assoc):
@@ -418,7 +423,57 @@ def effective_boundaries(f: h5py.File) -> dict[str, tuple[int, int]]:
 # reading
 # ---------------------------------------------------------------------------------------------
 def _attrs(ds: h5py.Dataset) -> dict:
-    return {"units": str(ds.attrs["units"])} if "units" in ds.attrs else {}
+    return {"units": _str(ds.attrs["units"])} if "units" in ds.attrs else {}
+
+
+def dataset_from_file(f: h5py.File, read=lambda ds: ds[()], drop=()) -> xr.Dataset:
+    """Build the walrus-layout Dataset of an open, validated Well file.
+
+    ``read(h5py_dataset)`` supplies each field's data: eager arrays (the default) or lazy
+    wrappers (the xarray backend). Variables named in ``drop`` are skipped.
+    """
+    dims = f["dimensions"]
+    axes = _names(dims.attrs["spatial_dims"])
+    coords: dict = {}
+    tds = dims["time"]
+    if _bool(tds.attrs["sample_varying"]):
+        coords["sample_time"] = ((SAMPLE_DIM, TIME_DIM), tds[()], _attrs(tds))
+    else:
+        coords[TIME_DIM] = ((TIME_DIM,), tds[()], _attrs(tds))
+    for a in axes:
+        if _bool(dims[a].attrs.get("sample_varying", False)):
+            coords[f"sample_{a}"] = ((SAMPLE_DIM, a), dims[a][()], _attrs(dims[a]))
+        else:
+            coords[a] = ((a,), dims[a][()], _attrs(dims[a]))
+    data_vars: dict = {}
+    max_rank = 0
+    for order, grp in enumerate(GROUPS):
+        g = f[grp]
+        for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
+            if name in drop:
+                continue
+            ds = g[name]
+            dv = np.atleast_1d(ds.attrs["dim_varying"]).astype(bool)
+            vdims = (((SAMPLE_DIM,) if _bool(ds.attrs["sample_varying"]) else ()) +
+                     ((TIME_DIM,) if _bool(ds.attrs["time_varying"]) else ()) +
+                     tuple(a for a, v in zip(axes, dv) if v) + COMPONENT_DIMS[:order])
+            data_vars[name] = (vdims, read(ds), _attrs(ds))
+            max_rank = max(max_rank, order)
+    sg = f["scalars"]
+    for name in _names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []:
+        if name in drop:
+            continue
+        ds = sg[name]
+        vdims = (((SAMPLE_DIM,) if _bool(ds.attrs.get("sample_varying", False)) else ()) +
+                 ((TIME_DIM,) if _bool(ds.attrs.get("time_varying", False)) else ()))
+        data_vars[name] = (vdims, ds[()], _attrs(ds))
+    for cdim in COMPONENT_DIMS[:max_rank]:
+        coords[cdim] = ((cdim,), np.array(axes, dtype=object))
+    attrs = {"dataset_name": _str(f.attrs["dataset_name"]), "grid_type": _str(f.attrs["grid_type"]),
+             "spatial_dims": " ".join(axes)}
+    for a, codes in effective_boundaries(f).items():
+        attrs[f"bc_{a}"] = format_axis(codes)
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
 def read_well_file(path, *, quantify: bool = False) -> xr.Dataset:
@@ -429,44 +484,7 @@ def read_well_file(path, *, quantify: bool = False) -> xr.Dataset:
     """
     with _open(path) as f:
         _validate(f, str(path))
-        dims = f["dimensions"]
-        axes = _names(dims.attrs["spatial_dims"])
-        coords: dict = {}
-        tds = dims["time"]
-        if _bool(tds.attrs["sample_varying"]):
-            coords["sample_time"] = ((SAMPLE_DIM, TIME_DIM), tds[()], _attrs(tds))
-        else:
-            coords[TIME_DIM] = ((TIME_DIM,), tds[()], _attrs(tds))
-        for a in axes:
-            if _bool(dims[a].attrs.get("sample_varying", False)):
-                coords[f"sample_{a}"] = ((SAMPLE_DIM, a), dims[a][()], _attrs(dims[a]))
-            else:
-                coords[a] = ((a,), dims[a][()], _attrs(dims[a]))
-        data_vars: dict = {}
-        max_rank = 0
-        for order, grp in enumerate(GROUPS):
-            g = f[grp]
-            for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
-                ds = g[name]
-                dv = np.atleast_1d(ds.attrs["dim_varying"]).astype(bool)
-                vdims = (((SAMPLE_DIM,) if _bool(ds.attrs["sample_varying"]) else ()) +
-                         ((TIME_DIM,) if _bool(ds.attrs["time_varying"]) else ()) +
-                         tuple(a for a, v in zip(axes, dv) if v) + COMPONENT_DIMS[:order])
-                data_vars[name] = (vdims, ds[()], _attrs(ds))
-                max_rank = max(max_rank, order)
-        sg = f["scalars"]
-        for name in _names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []:
-            ds = sg[name]
-            vdims = (((SAMPLE_DIM,) if _bool(ds.attrs.get("sample_varying", False)) else ()) +
-                     ((TIME_DIM,) if _bool(ds.attrs.get("time_varying", False)) else ()))
-            data_vars[name] = (vdims, ds[()], _attrs(ds))
-        for cdim in COMPONENT_DIMS[:max_rank]:
-            coords[cdim] = ((cdim,), np.array(axes, dtype=object))
-        attrs = {"dataset_name": str(f.attrs["dataset_name"]), "grid_type": str(f.attrs["grid_type"]),
-                 "spatial_dims": " ".join(axes)}
-        for a, codes in effective_boundaries(f).items():
-            attrs[f"bc_{a}"] = format_axis(codes)
-    out = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+        out = dataset_from_file(f)
     if quantify:
         from walrus.io.xr import quantify as _q
         out = _q(out)

@@ -11,13 +11,10 @@ import threading
 
 import h5py
 import numpy as np
-import xarray as xr
 from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
-from walrus.io.well import COMPONENT_DIMS, GROUPS, SAMPLE_DIM, TIME_DIM, _bool, _names, _open, _validate, \
-    effective_boundaries
-from walrus.boundaries import format_axis
+from walrus.io.well import _open, _validate, dataset_from_file
 
 __all__ = ["WellBackendEntrypoint", "WellBackendArray"]
 
@@ -44,10 +41,6 @@ def _lazy(path, ds: h5py.Dataset):
     return indexing.LazilyIndexedArray(WellBackendArray(path, ds.name, ds.shape, ds.dtype))
 
 
-def _units(ds):
-    return {"units": str(ds.attrs["units"])} if "units" in ds.attrs else {}
-
-
 class WellBackendEntrypoint(BackendEntrypoint):
     """Open a Well HDF5 file in walrus's xarray layout (see :mod:`walrus.io.well`)."""
 
@@ -57,48 +50,9 @@ class WellBackendEntrypoint(BackendEntrypoint):
 
     def open_dataset(self, filename_or_obj, *, drop_variables=None):
         path = os.fspath(filename_or_obj)
-        drop = set(drop_variables or ())
         with _open(path) as f:
             _validate(f, path)
-            dims = f["dimensions"]
-            axes = _names(dims.attrs["spatial_dims"])
-            coords = {}
-            tds = dims["time"]
-            if _bool(tds.attrs["sample_varying"]):
-                coords["sample_time"] = xr.Variable((SAMPLE_DIM, TIME_DIM), tds[()], _units(tds))
-            else:
-                coords[TIME_DIM] = xr.Variable((TIME_DIM,), tds[()], _units(tds))
-            for a in axes:
-                coords[a] = xr.Variable((a,), dims[a][()], _units(dims[a]))
-            data_vars = {}
-            max_rank = 0
-            for order, grp in enumerate(GROUPS):
-                g = f[grp]
-                for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
-                    if name in drop:
-                        continue
-                    ds = g[name]
-                    dv = np.atleast_1d(ds.attrs["dim_varying"]).astype(bool)
-                    vdims = (((SAMPLE_DIM,) if _bool(ds.attrs["sample_varying"]) else ()) +
-                             ((TIME_DIM,) if _bool(ds.attrs["time_varying"]) else ()) +
-                             tuple(a for a, v in zip(axes, dv) if v) + COMPONENT_DIMS[:order])
-                    data_vars[name] = xr.Variable(vdims, _lazy(path, ds), _units(ds))
-                    max_rank = max(max_rank, order)
-            sg = f["scalars"]
-            for name in _names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []:
-                if name in drop:
-                    continue
-                ds = sg[name]
-                vdims = (((SAMPLE_DIM,) if _bool(ds.attrs.get("sample_varying", False)) else ()) +
-                         ((TIME_DIM,) if _bool(ds.attrs.get("time_varying", False)) else ()))
-                data_vars[name] = xr.Variable(vdims, ds[()], _units(ds))
-            for cdim in COMPONENT_DIMS[:max_rank]:
-                coords[cdim] = xr.Variable((cdim,), np.array(axes, dtype=object))
-            attrs = {"dataset_name": str(f.attrs["dataset_name"]), "grid_type": str(f.attrs["grid_type"]),
-                     "spatial_dims": " ".join(axes)}
-            for a, codes in effective_boundaries(f).items():
-                attrs[f"bc_{a}"] = format_axis(codes)
-        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+            return dataset_from_file(f, read=lambda ds: _lazy(path, ds), drop=set(drop_variables or ()))
 
     def guess_can_open(self, filename_or_obj) -> bool:
         try:
