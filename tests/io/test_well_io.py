@@ -323,6 +323,11 @@ def test_schema_violations_raise(well_file, tmp_path):
         f.attrs["n_trajectories"] = 3
     with pytest.raises(WellFormatError, match="density breaks the shape rule"):
         check_well_file(broken)
+    broken.write_bytes(well_file.read_bytes())
+    with h5py.File(broken, "a") as f:
+        f.attrs["n_spatial_dims"] = "two"
+    with pytest.raises(WellFormatError, match="malformed Well file"):
+        read_well_file(broken)
 
 
 class _Boom(RuntimeError):

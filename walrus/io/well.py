@@ -331,6 +331,16 @@ def _names(x) -> list[str]:
 
 def _validate(f: h5py.File, where: str) -> None:
     """The Well checker's rules (WELL_FORMAT.md §1-2), raising WellFormatError on the first violation."""
+    try:
+        _check_schema(f, where)
+    except WellFormatError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, OSError, AttributeError) as exc:
+        raise WellFormatError("malformed Well file", field=where, expected="The Well's schema",
+                              received=f"{type(exc).__name__}: {exc}") from exc
+
+
+def _check_schema(f: h5py.File, where: str) -> None:
 
     def need(cond, what, expected, received):
         if not cond:
