@@ -494,7 +494,11 @@ def read_well_file(path, *, quantify: bool = False) -> xr.Dataset:
     """
     with _open(path) as f:
         _validate(f, str(path))
-        out = dataset_from_file(f)
+        try:
+            out = dataset_from_file(f)
+        except OSError as exc:  # e.g. corrupted data blocks behind an intact header
+            raise WellFormatError("unreadable data", field=str(path), expected="readable datasets",
+                                  received=f"h5py error: {exc}") from exc
     if quantify:
         from walrus.io.xr import quantify as _q
         out = _q(out)
