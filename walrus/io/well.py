@@ -123,8 +123,6 @@ def write_well_file(path, *, dataset_name: str, dimensions: Mapping[str, np.ndar
     """
     if not isinstance(dataset_name, str) or not dataset_name:
         raise WellFormatError("invalid dataset_name", expected="a non-empty string", received=repr(dataset_name))
-    if grid_type not in GRID_TYPES:
-        raise WellFormatError("invalid grid_type", expected=f"one of {GRID_TYPES}", received=repr(grid_type))
     if not isinstance(dimensions, Mapping) or not 1 <= len(dimensions) <= 3:
         raise ShapeError("dimensions must map 1 to 3 axis names to coordinates", field="dimensions",
                          expected="e.g. {'x': x, 'y': y}", received=repr(dimensions)[:80])
@@ -225,6 +223,9 @@ def _write(path: Path, *, dataset_name, grid_type, axes, coords, time, n_traj, v
            coord_units) -> Path:
     """Lay the already-checked pieces out as The Well's schema, into a temporary file, then rename."""
     D = len(axes)
+    if grid_type not in GRID_TYPES:
+        raise WellFormatError("invalid grid_type", field="grid_type", expected=f"one of {GRID_TYPES}",
+                              received=repr(grid_type))
     for name in [*axes, *(v.name for v in variables + scalars)]:
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise FieldError("invalid name for an HDF5 dataset", field=repr(name),
