@@ -75,6 +75,9 @@ class Walrus(nn.Module):
         self.deterministic = False
         # Release behaviour is the stride table only; any grid size is our extension.
         self.release_strides = False
+        # Sharded training: keep the unused 2-D/3-D encoder pair in the graph (with zero
+        # gradient) so every rank reduces the same parameters whatever data it drew.
+        self.keep_all_parameters_in_graph = False
         for block in self.blocks:
             _init_scaled_output(block.space_mixing.ff_out)
             _init_scaled_output(block.space_mixing.attn_out)
@@ -222,6 +225,10 @@ class Walrus(nn.Module):
             return self.debed[dim_key](v.flatten(0, 1), field_ids, strides1, strides2, periodic).unflatten(0, (t, b))
 
         y = checkpoint(decode, h, use_reentrant=False) if use_ckpt else decode(h)
+        if self.keep_all_parameters_in_graph:
+            other = "3" if dim_key == "2" else "2"
+            unused = [*self.embed[other].parameters(), *self.debed[other].parameters()]
+            y = y + 0.0 * sum(p.sum() for p in unused)
         return unjitter(y, plans, draws.patch_shifts)
 
 

@@ -1,0 +1,285 @@
+"""The training loop: corpus, sampler, engine, loss, schedule, validation, logs and checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+import walrus
+from walrus.data.well_dataset import WellWindowDataset
+from walrus.fields import FieldSet
+from walrus.metrics import vrmse
+from walrus.model.checkpoint import extend_vocabulary, load_any, save_checkpoint
+from walrus.model.normalization import normalize_input, reconstruct, rms_stats
+from walrus.train.augmentation import random_rotation, rotate_batch
+from walrus.train.batching import Batch, ChannelLayout, channel_layout, collate
+from walrus.train.checkpointing import (full_model_state, latest_checkpoint, load_training_checkpoint,
+                                        save_training_checkpoint)
+from walrus.train.config import DatasetConfig, TrainConfig
+from walrus.train.distributed import (DeepSpeedEngine, DistInfo, FSDPEngine, SingleEngine, init_distributed,
+                                      pick_device)
+from walrus.train.loss import delta_l1_loss
+from walrus.train.sampler import MultisetSampler
+from walrus.train.schedule import warmup_invsqrt_cooldown
+
+
+@dataclass
+class CorpusMember:
+    name: str
+    train: WellWindowDataset
+    valid: WellWindowDataset | None
+    layout: ChannelLayout
+    batch_size: int
+
+
+def resolve_dataset_root(entry: DatasetConfig) -> Path:
+    """A dataset's root: the given path, or the registered dataset's path from the plugins."""
+    if entry.path:
+        root = Path(entry.path)
+    else:
+        from walrus.plugins import get_registry
+
+        spec = get_registry().dataset(entry.name)
+        location = getattr(spec, "path", None)
+        if not location:
+            raise FileNotFoundError(
+                f"dataset {entry.name!r} has no files on disk; generate them with "
+                f"`walrus generate {entry.name} --out DIR` and give that DIR as its path")
+        root = Path(location)
+    if not (root / "data" / entry.train_split).is_dir():
+        raise FileNotFoundError(f"dataset {entry.name!r}: no {root / 'data' / entry.train_split} directory of Well files")
+    return root
+
+
+def build_model(cfg: TrainConfig) -> walrus.Walrus:
+    if cfg.init_from:
+        config = walrus.get_preset(cfg.preset).config.replace(**cfg.model_overrides)
+        model = load_any(cfg.init_from, config=config)
+    else:
+        model = walrus.get_model(cfg.preset, **cfg.model_overrides)
+    if cfg.new_fields:
+        model = extend_vocabulary(model, cfg.new_fields, init_from=cfg.new_field_init)
+    for name, param in model.named_parameters():
+        if any(name == p or name.startswith(p + ".") for p in cfg.freeze):
+            param.requires_grad_(False)
+    model.deterministic = cfg.deterministic_model
+    return model
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        self.info: DistInfo = init_distributed(self.device, tuple(cfg.mesh) if cfg.mesh else None)
+        if self.device.type == "cuda":
+            self.device = pick_device(cfg.device, self.info.local_rank)
+        self.out = Path(cfg.out_dir)
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        self.model = build_model(cfg).to(self.device)
+        # Ranks may draw 2-D and 3-D batches in one step: keep both encoder pairs in every
+        # backward so the sharded gradient collectives match across ranks.
+        self.model.keep_all_parameters_in_graph = self.info.world_size > 1
+        vocabulary = FieldSet(vocabulary=self.model.config.field_names)
+        self.corpus = [self._member(entry, vocabulary) for entry in cfg.datasets]
+        self.engine = self._engine()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.engine.optimizer,
+            lambda e: warmup_invsqrt_cooldown(e, cfg.epochs, cfg.warmup_epochs, cfg.cooldown_epochs, cfg.schedule_offset))
+        group = self.info.shard_group if cfg.sampling == "topology" else self.info.rank
+        self.sampler = MultisetSampler([len(m.train) for m in self.corpus], [m.batch_size for m in self.corpus],
+                                       cfg.steps_per_epoch, cfg.seed, self.info.rank, group)
+        self.epoch, self.step, self.global_step = 0, 0, 0
+        self.log_path = self.out / "log.jsonl"
+        self.tb = None
+        if cfg.tensorboard and self.info.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(self.out / "tensorboard"))
+
+    # ---------------------------------------------------------------- setup
+    def _member(self, entry: DatasetConfig, vocabulary: FieldSet) -> CorpusMember:
+        root = resolve_dataset_root(entry)
+        probe = WellWindowDataset(root, split=entry.train_split)
+        three_d = probe.n_spatial_dims == 3
+        history = (self.cfg.history_3d or self.model.config.history_3d) if three_d else \
+            (self.cfg.history_2d or self.model.config.history_2d)
+        train = WellWindowDataset(root, split=entry.train_split, n_steps_input=history, n_steps_output=1,
+                                  min_dt_stride=1, max_dt_stride=self.cfg.max_dt_stride)
+        valid = None
+        if (root / "data" / entry.valid_split).is_dir():
+            valid = WellWindowDataset(root, split=entry.valid_split, n_steps_input=history,
+                                      n_steps_output=max(1, self.cfg.rollout_steps))
+        if len(train) == 0:
+            raise ValueError(f"dataset {entry.name!r}: trajectories are too short for a {history}+1 frame window")
+        return CorpusMember(entry.name, train, valid, channel_layout(train, vocabulary),
+                            self.cfg.batch_size_3d if three_d else self.cfg.batch_size_2d)
+
+    def _engine(self):
+        cfg = self.cfg
+
+        def optimizer(params):
+            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps)
+
+        if cfg.engine == "fsdp":
+            return FSDPEngine(self.model, optimizer, cfg.grad_clip, self.info, self.device, cfg.mixed_precision)
+        if cfg.engine == "deepspeed":
+            extra = {"bf16": {"enabled": True}} if cfg.mixed_precision == "bf16" else {}
+            return DeepSpeedEngine(self.model, optimizer, cfg.grad_clip, cfg.zero_stage, extra)
+        return SingleEngine(self.model, optimizer, cfg.grad_clip)
+
+    # ---------------------------------------------------------------- one step
+    def micro_batch(self, draw) -> Batch:
+        member = self.corpus[draw.dataset]
+        member.train.rng = np.random.default_rng(draw.stride_seed)  # reproducible time strides
+        batch = collate([member.train[i] for i in draw.indices], member.layout, member.name)
+        if self.cfg.augment:
+            perm, signs = random_rotation(np.random.default_rng(draw.stride_seed + 1))
+            batch = rotate_batch(batch, member.layout, perm, signs)
+        return batch.to(self.device)
+
+    def loss(self, batch, seed: int) -> torch.Tensor:
+        stats = rms_stats(batch.x, self.model.config.rms_eps)
+        out = self.engine.module(normalize_input(batch.x, stats), batch.field_ids, batch.bcs,
+                                 generator=torch.Generator().manual_seed(seed))
+        n_var = batch.n_variable
+        return delta_l1_loss(out[:, :, :n_var], batch.x[:, :, :n_var], batch.future, stats, batch.padded_mask,
+                             multiplier=self.cfg.loss_multiplier)
+
+    # ---------------------------------------------------------------- the loop
+    def resume(self) -> bool:
+        path = latest_checkpoint(self.out / "checkpoints")
+        if path is None:
+            return False
+        progress = load_training_checkpoint(path, self.engine, self.scheduler)
+        self.epoch, self.step, self.global_step = progress["epoch"], progress["step"], progress["global_step"]
+        self._log(dict(event="resumed", checkpoint=path.name, epoch=self.epoch, step=self.step))
+        return True
+
+    def save(self) -> Path:
+        progress = dict(epoch=self.epoch, step=self.step, global_step=self.global_step, config=self.cfg.to_dict())
+        return save_training_checkpoint(self.out / "checkpoints", self.engine, self.scheduler, progress,
+                                        self.info.is_main)
+
+    def fit(self) -> list[float]:
+        """Train from scratch or from the newest checkpoint in out_dir; returns this run's losses."""
+        cfg = self.cfg
+        self.resume()
+        losses = []
+        total = cfg.epochs * cfg.steps_per_epoch
+        bar = tqdm(total=total, initial=self.global_step, disable=not (cfg.progress and self.info.is_main),
+                   desc="train", unit="step", dynamic_ncols=True)
+        self.engine.module.train()
+        while self.epoch < cfg.epochs:
+            for step, draw in self.sampler.epoch(self.epoch, self.step):
+                if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
+                    bar.close()
+                    return losses
+                start = time.perf_counter()
+                batch = self.micro_batch(draw)
+                loss = self.loss(batch, draw.stride_seed) / cfg.grad_accumulation
+                self.engine.backward(loss)
+                grad_norm = float("nan")
+                if (step + 1) % cfg.grad_accumulation == 0:
+                    grad_norm = self.engine.step()
+                value = float(loss.detach()) * cfg.grad_accumulation
+                losses.append(value)
+                self.step, self.global_step = step + 1, self.global_step + 1
+                self._log(dict(event="train", epoch=self.epoch, step=step, global_step=self.global_step,
+                               loss=value, grad_norm=grad_norm, lr=self.scheduler.get_last_lr()[0],
+                               dataset=batch.dataset, seconds=time.perf_counter() - start))
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.4g}", data=batch.dataset)
+                if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0:
+                    self.save()
+            self.epoch, self.step = self.epoch + 1, 0
+            self.scheduler.step()
+            if not cfg.checkpoint_every:
+                self.save()
+            if cfg.validate_every and self.epoch % cfg.validate_every == 0:
+                self.validate()
+                self.engine.module.train()
+        bar.close()
+        return losses
+
+    # ---------------------------------------------------------------- validation
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """One-step and rollout VRMSE per dataset and field, the rollout over log-spaced windows."""
+        self.engine.module.eval()
+        results = {}
+        for member in self.corpus:
+            if member.valid is None or len(member.valid) == 0:
+                continue
+            n = min(len(member.valid), self.cfg.validation_batches)
+            per_step = []
+            for i in range(n):
+                batch = collate([member.valid[i]], member.layout, member.name).to(self.device)
+                per_step.append(self._rollout_vrmse(batch, seed=i))
+            errors = torch.stack(per_step).mean(0)  # (steps, C_real)
+            names = [nm for nm, keep in zip(member.layout.names, member.layout.padded_mask.tolist()) if keep]
+            row = {"one_step": {nm: float(errors[0, c]) for c, nm in enumerate(names)}}
+            steps = errors.shape[0]
+            edges = sorted({0, *[int(round(v)) for v in np.exp(np.linspace(0, math.log(steps), 5))]})
+            for a, b in zip(edges[:-1], edges[1:]):
+                row[f"rollout_T={a}:{b}"] = {nm: float(errors[a:b, c].mean()) for c, nm in enumerate(names)}
+            row["full_vrmse"] = float(errors.mean())
+            results[member.name] = row
+        self._log(dict(event="validation", epoch=self.epoch, global_step=self.global_step, metrics=results))
+        return results
+
+    def _rollout_vrmse(self, batch, seed: int) -> torch.Tensor:
+        """VRMSE of each autoregressive step against the true future, real channels only."""
+        n_var, window = batch.n_variable, batch.x
+        constants = window[:, :, n_var:]
+        keep = batch.padded_mask
+        gen = torch.Generator().manual_seed(seed)
+        errors = []
+        for t in range(batch.future.shape[0]):
+            stats = rms_stats(window, self.model.config.rms_eps)
+            out = self.engine.module(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen)
+            pred = reconstruct(window[-1], out[-1], stats)[:, :n_var] * keep.view(1, -1, 1, 1, 1)
+            truth = batch.future[t]
+            errors.append(vrmse(pred[:, keep].movedim(1, -1), truth[:, keep].movedim(1, -1), 3).mean(0))
+            nxt = torch.cat([pred, constants[-1]], dim=1).unsqueeze(0)
+            window = torch.cat([window[1:], nxt], dim=0)
+        return torch.stack(errors)
+
+    # ---------------------------------------------------------------- outputs
+    def export(self, path: Path | None = None) -> Path | None:
+        """The trained model as one safetensors file with metadata (collective for sharded engines)."""
+        state = full_model_state(self.engine)
+        if state is None:
+            return None
+        config = self.model.config
+        with torch.device("meta"):
+            model = walrus.Walrus(config)
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True, assign=True)
+        path = path or self.out / "model.safetensors"
+        return save_checkpoint(model, path, preset=self.cfg.preset,
+                               metadata={"datasets": [m.name for m in self.corpus], "global_step": self.global_step})
+
+    def _log(self, record: dict) -> None:
+        if not self.info.is_main:
+            return
+        record = dict(record, time=time.time())
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None and record.get("event") == "train":
+            self.tb.add_scalar("train/loss", record["loss"], record["global_step"])
+            self.tb.add_scalar("train/lr", record["lr"], record["global_step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+        if dist.is_initialized():
+            dist.barrier()
