@@ -69,6 +69,26 @@ def generate(name: Optional[str] = typer.Argument(None, help="Registered dataset
     module.run(name=name, out=out, n_traj=n_traj, res=res, steps=steps, seed=seed, list_=list_, echo=typer.echo)
 
 
+@app.command()
+def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training YAML."),
+          out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
+          max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps.")) -> None:
+    """Pretrain over the config's datasets (resumes from the newest checkpoint in out_dir)."""
+    from walrus.commands.train import run
+
+    run(config, finetune=False, out_dir=out_dir, max_steps=max_steps, echo=typer.echo)
+
+
+@app.command()
+def finetune(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Fine-tuning YAML."),
+             out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
+             max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps.")) -> None:
+    """Fine-tune from `init_from` (ours or the official walrus.pt), optionally with new fields and frozen parts."""
+    from walrus.commands.train import run
+
+    run(config, finetune=True, out_dir=out_dir, max_steps=max_steps, echo=typer.echo)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -117,8 +117,11 @@ class Trainer:
                                   min_dt_stride=1, max_dt_stride=self.cfg.max_dt_stride)
         valid = None
         if (root / "data" / entry.valid_split).is_dir():
-            valid = WellWindowDataset(root, split=entry.valid_split, n_steps_input=history,
-                                      n_steps_output=max(1, self.cfg.rollout_steps))
+            shortest = min(f.n_steps for f in WellWindowDataset(root, split=entry.valid_split).files)
+            rollout = min(self.cfg.rollout_steps, shortest - history)
+            if rollout >= 1:
+                valid = WellWindowDataset(root, split=entry.valid_split, n_steps_input=history,
+                                          n_steps_output=rollout)
         if len(train) == 0:
             raise ValueError(f"dataset {entry.name!r}: trajectories are too short for a {history}+1 frame window")
         return CorpusMember(entry.name, train, valid, channel_layout(train, vocabulary),
@@ -229,7 +232,7 @@ class Trainer:
             names = [nm for nm, keep in zip(member.layout.names, member.layout.padded_mask.tolist()) if keep]
             row = {"one_step": {nm: float(errors[0, c]) for c, nm in enumerate(names)}}
             steps = errors.shape[0]
-            edges = sorted({0, *[int(round(v)) for v in np.exp(np.linspace(0, math.log(steps), 5))]})
+            edges = sorted({0, *[int(v) for v in np.exp(np.linspace(0, math.log(steps), 5))], steps})
             for a, b in zip(edges[:-1], edges[1:]):
                 row[f"rollout_T={a}:{b}"] = {nm: float(errors[a:b, c].mean()) for c, nm in enumerate(names)}
             row["full_vrmse"] = float(errors.mean())

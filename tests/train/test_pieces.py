@@ -1,0 +1,120 @@
+"""Batching, loss, schedule, sampler and augmentation of the training stack."""
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from walrus.data.well_dataset import WellWindowDataset
+from walrus.model.normalization import rms_stats
+from walrus.model.vocabulary import RELEASE_FIELD_NAMES
+from walrus.train.augmentation import proper_rotations, rotate_batch
+from walrus.train.batching import channel_layout, collate
+from walrus.train.loss import causal_targets, delta_l1_loss
+from walrus.train.sampler import MultisetSampler
+from walrus.train.schedule import warmup_invsqrt_cooldown
+
+
+def batch_of(root, history=3):
+    ds = WellWindowDataset(root, split="train", n_steps_input=history, n_steps_output=1)
+    layout = channel_layout(ds)
+    return ds, layout, collate([ds[0], ds[1]], layout, "w")
+
+
+def test_2d_samples_are_lifted_with_zero_components_and_release_ids(wave_corpus):
+    ds, layout, batch = batch_of(wave_corpus["waves2d"])
+    assert layout.names == ("density", "velocity_x", "velocity_y", "velocity_z")
+    assert list(layout.field_ids) == [RELEASE_FIELD_NAMES.index(n) for n in layout.names]
+    assert batch.x.shape == (3, 2, 4, 16, 16, 1) and batch.future.shape == (1, 2, 4, 16, 16, 1)
+    assert batch.padded_mask.tolist() == [True, True, True, False]
+    assert batch.x[:, :, 3].eq(0).all()
+    assert batch.bcs[0].tolist() == [[2, 2], [2, 2], [2, 2]]
+    sample = ds[0]
+    torch.testing.assert_close(batch.x[:, 0, 1, :, :, 0], sample["input_fields"][..., 1].float())
+
+
+def test_loss_is_l1_of_normalised_deltas_without_the_first_step(wave_corpus):
+    _, layout, batch = batch_of(wave_corpus["waves2d"])
+    stats = rms_stats(batch.x)
+    deltas = causal_targets(batch.x, batch.future)
+    assert deltas.shape == batch.x.shape
+    perfect = deltas / stats.delta_scale
+    assert delta_l1_loss(perfect, batch.x, batch.future, stats, batch.padded_mask) == 0
+    wrong_first = perfect.clone()
+    wrong_first[0] += 5.0
+    assert delta_l1_loss(wrong_first, batch.x, batch.future, stats, batch.padded_mask) == 0  # dropped context step
+    off = perfect.clone()
+    off[1:, :, 0] += 0.5
+    expected = 0.5 * 100 / 4  # one channel of four wrong by 0.5, times the loss multiplier
+    assert delta_l1_loss(off, batch.x, batch.future, stats, batch.padded_mask).item() == pytest.approx(expected)
+    junk_in_padding = perfect.clone()
+    junk_in_padding[:, :, 3] = 7.0  # lifted components are forced to zero
+    assert delta_l1_loss(junk_in_padding, batch.x, batch.future, stats, batch.padded_mask) == 0
+
+
+def test_schedule_follows_the_release():
+    lr = [warmup_invsqrt_cooldown(e, 200) for e in range(201)]
+    assert lr[0] == pytest.approx(0.1) and lr[5] == pytest.approx(0.55) and lr[10] == pytest.approx(1.0)
+    assert lr[11] == pytest.approx(1 / (1 + math.sqrt(129) - math.sqrt(128)))
+    assert lr[190] == pytest.approx(1 / (1 + math.sqrt(308) - math.sqrt(128)))
+    assert lr[195] == pytest.approx(lr[190] * (1 - math.sqrt(0.5)))
+    assert lr[200] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(lr[10:], lr[11:]))
+
+
+def test_sampler_is_uniform_over_datasets_not_sizes():
+    sampler = MultisetSampler([1000, 10, 10], [2, 2, 1], steps_per_epoch=3000, seed=0)
+    counts = Counter(draw.dataset for _, draw in sampler.epoch(0))
+    assert all(abs(counts[d] - 1000) < 100 for d in range(3))
+    small = [i for _, draw in sampler.epoch(0) if draw.dataset == 2 for i in draw.indices]
+    assert set(small) == set(range(10))  # exhausted datasets are reshuffled, every sample is used
+
+
+def test_topology_aware_sampling_shares_datasets_within_a_shard_group():
+    def datasets(rank, group):
+        sampler = MultisetSampler([50, 50, 50], [2, 2, 1], 64, seed=3, rank=rank, sampling_group=group)
+        return [(d.dataset, d.indices) for _, d in sampler.epoch(1)]
+
+    a, b = datasets(rank=0, group=0), datasets(rank=1, group=0)
+    assert [d for d, _ in a] == [d for d, _ in b]       # same dataset every step
+    assert [i for _, i in a] != [i for _, i in b]       # different samples
+    naive = datasets(rank=1, group=1)
+    assert [d for d, _ in a] != [d for d, _ in naive]
+
+
+def test_sampler_resumes_mid_epoch_exactly():
+    sampler = MultisetSampler([7, 30], [2, 1], 40, seed=1)
+    full = list(sampler.epoch(2))
+    assert list(sampler.epoch(2, start_step=17)) == full[17:]
+
+
+def test_rotations_form_the_24_element_group():
+    rots = proper_rotations()
+    assert len(rots) == 24 and len(set(rots)) == 24
+    assert ((0, 1, 2), (1, 1, 1)) in rots
+
+
+def test_rotation_moves_grid_components_and_boundaries_by_tensor_law(wave_corpus):
+    _, layout, batch = batch_of(wave_corpus["waves2d"])
+    batch.bcs[:, 0] = torch.tensor([0, 1])  # make axis 0 a WALL/OPEN axis to see it move
+    perm, signs = (2, 0, 1), (1, -1, -1)   # a proper rotation: det(perm) = +1, two flips
+    rotated = rotate_batch(batch, layout, perm, signs)
+    assert rotated.x.shape == (3, 2, 4, 1, 16, 16)  # the slab now lies across the first axis
+    # new velocity component j is old component perm[j] with sign signs[j]
+    old_v = batch.x[:, :, 1:4].permute(0, 1, 2, 5, 3, 4).flip([4, 5])
+    torch.testing.assert_close(rotated.x[:, :, 1:4], old_v[:, :, list(perm)] * torch.tensor(signs).view(1, 1, 3, 1, 1, 1).float())
+    assert rotated.padded_mask.tolist() == [True, False, True, True]
+    assert rotated.bcs[0].tolist() == [[2, 2], [1, 0], [2, 2]]  # old axis 0 is new axis 1, flipped
+    speed = lambda b: b.x[:, :, 1:4].pow(2).sum(2)  # noqa: E731
+    torch.testing.assert_close(speed(rotated), speed(batch).permute(0, 1, 4, 2, 3).flip([3, 4]))
+
+
+def test_rotation_then_inverse_is_identity(wave_corpus):
+    _, layout, batch = batch_of(wave_corpus["waves3d"], history=2)
+    for perm, signs in proper_rotations():
+        inv_perm = tuple(int(np.argsort(perm)[j]) for j in range(3))
+        inv_signs = tuple(signs[inv_perm[j]] for j in range(3))
+        back = rotate_batch(rotate_batch(batch, layout, perm, signs), layout, inv_perm, inv_signs)
+        assert torch.equal(back.x, batch.x) and torch.equal(back.bcs, batch.bcs)
