@@ -56,7 +56,7 @@ class FieldSpec:
     rank: int = 0
     units: str = "1"
     vocabulary: Optional[str] = None
-    description: str = ""
+    description: str = field(default="", compare=False)
     source: Optional[str] = None
     transform: str = "identity"
 
@@ -174,8 +174,8 @@ Generator = Callable[..., GeneratedData]
 class DatasetSpec:
     """A dataset a plugin provides: either a ``generator`` (a real solver) or a ``path`` on disk.
 
-    ``boundary_conditions`` maps each axis name to a boundary name from ``walrus_boundaries`` or
-    directly to WALL/OPEN/PERIODIC. ``transforms`` maps a stored field to the derived field the
+    ``axes`` defaults to x, y[, z]. ``boundary_conditions`` maps each axis to a boundary name from
+    ``walrus_boundaries`` or directly to WALL/OPEN/PERIODIC. ``transforms`` maps a stored field to the derived field the
     model sees (``{"density": "log10_density"}``). ``defaults`` holds n_traj, res and steps.
     """
 
@@ -185,20 +185,25 @@ class DatasetSpec:
     boundary_conditions: Mapping[str, str]
     ndim: int = 2
     constant_fields: tuple[str, ...] = ()
+    axes: Optional[tuple[str, ...]] = None
+    grid_type: str = "cartesian"
     generator: Optional[Generator] = None
     path: Optional[Path] = None
     solver: str = ""
-    description: str = ""
+    description: str = field(default="", compare=False)
     transforms: Mapping[str, str] = field(default_factory=dict)
     defaults: Mapping[str, int] = field(default_factory=lambda: {"n_traj": 6, "res": 64, "steps": 30})
 
     def __post_init__(self) -> None:
         if (self.generator is None) == (self.path is None):
             raise ValueError(f"dataset {self.name!r} needs exactly one of generator= or path=")
-        missing = [a for a in AXES[:self.ndim] if a not in self.boundary_conditions]
-        if missing:
-            raise ValueError(f"dataset {self.name!r}: boundary_conditions lacks axes {missing}; "
-                             f"expected one entry for each of {list(AXES[:self.ndim])}")
+        if self.axes is None:
+            object.__setattr__(self, "axes", AXES[:self.ndim])
+        if len(self.axes) != self.ndim:
+            raise ValueError(f"dataset {self.name!r}: axes {self.axes} do not match ndim={self.ndim}")
+        if set(self.boundary_conditions) != set(self.axes):
+            raise ValueError(f"dataset {self.name!r}: boundary_conditions must name each axis once; "
+                             f"expected {list(self.axes)}, received {list(self.boundary_conditions)}")
 
     @property
     def source(self) -> str:

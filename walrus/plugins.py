@@ -8,13 +8,15 @@ or dataset) differently are refused with an error that names both.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 import pluggy
 
-from walrus.hooks import (AXES, BOUNDARY_KINDS, ENTRY_POINT_GROUP, PROJECT_NAME, BoundarySpec, DatasetSpec,
+from walrus.errors import FieldError, WalrusError
+from walrus.hooks import (BOUNDARY_KINDS, ENTRY_POINT_GROUP, PROJECT_NAME, BoundarySpec, DatasetSpec,
                           FieldSpec, SymmetryRule, WalrusHookSpecs, default_rule)
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
@@ -27,7 +29,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 )
 
 
-class PluginConflictError(ValueError):
+class PluginConflictError(WalrusError):
     """Two plugins declare the same name with different definitions."""
 
 
@@ -76,7 +78,7 @@ class Registry:
     def dataset_boundary_kinds(self, name: str) -> dict[str, str]:
         """Axis -> WALL/OPEN/PERIODIC for a dataset."""
         spec = self.dataset(name)
-        return {axis: self.boundary_kind(spec.boundary_conditions[axis]) for axis in AXES[:spec.ndim]}
+        return {axis: self.boundary_kind(spec.boundary_conditions[axis]) for axis in spec.axes}
 
     def model_field(self, dataset: str, stored: str) -> FieldSpec:
         """The field the model sees for a stored field of a dataset (after its transform, if any)."""
@@ -104,12 +106,61 @@ def _add(registry: Registry, table: dict, kind: str, name: str, value: Any, plug
     registry.owners[(kind, name)] = plugin
 
 
+def _canonical(spec: FieldSpec, plugin: str) -> FieldSpec:
+    """The same field with its units in CF spelling, so 'm/s' and 'm s-1' compare equal."""
+    from walrus.units import format_units
+
+    try:
+        return dataclasses.replace(spec, units=format_units(spec.units))
+    except WalrusError as exc:
+        raise FieldError(f"plugin {plugin!r} declares unparsable units", field=spec.name,
+                         expected="a CF/UDUNITS unit string such as 'm s-1'", received=repr(spec.units)) from exc
+
+
+def _check_vocabulary(reg: Registry) -> None:
+    """A field's vocabulary name must be a release name, so the official checkpoint's slots apply."""
+    from walrus.model.vocabulary import RELEASE_FIELD_NAMES
+
+    for name, spec in reg.fields.items():
+        if spec.vocabulary is None:
+            continue
+        comps = spec.vocabulary_names(2)
+        missing = [c for c in comps if c not in RELEASE_FIELD_NAMES]
+        if missing:
+            raise FieldError(f"plugin {reg.owner('field', name)!r} maps the field onto vocabulary names that "
+                             f"the release does not have", field=name,
+                             expected="names from walrus.model.vocabulary.RELEASE_FIELD_NAMES",
+                             received=missing)
+
+
+def sync_fieldset(reg: Registry, fieldset=None) -> None:
+    """Make every registered field known to walrus's FieldSet (State, readers, the model's vocabulary).
+
+    A field whose vocabulary name differs from its own name shares that name's slots (an alias).
+    """
+    from walrus.fields import FIELDS, Field
+
+    fieldset = FIELDS if fieldset is None else fieldset
+    for target in (fieldset.copy(), fieldset):  # a dry run first: a refused plugin leaves no slots behind
+        _register_fields(reg, target, Field)
+
+
+def _register_fields(reg: Registry, fieldset, Field) -> None:
+    for name, spec in reg.fields.items():
+        alias = spec.vocabulary if spec.vocabulary not in (None, name) else None
+        try:
+            fieldset.register(Field(name, spec.rank, spec.units, spec.description), alias=alias)
+        except WalrusError as exc:
+            raise PluginConflictError(f"field {name!r} of plugin {reg.owner('field', name)!r} conflicts with "
+                                      f"walrus's field set: {exc}") from exc
+
+
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Collect and cross-check every plugin's declarations."""
     reg = Registry()
     for plugin, specs in _declared_by(pm, "walrus_fields"):
         for spec in specs:
-            _add(reg, reg.fields, "field", spec.name, spec, plugin)
+            _add(reg, reg.fields, "field", spec.name, _canonical(spec, plugin), plugin)
     for plugin, rules in _declared_by(pm, "walrus_symmetry_rules"):
         for name, rule in rules.items():
             _add(reg, reg.symmetry_rules, "symmetry rule", name, rule, plugin)
@@ -120,6 +171,8 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         for spec in specs:
             _add(reg, reg.datasets, "dataset", spec.name, spec, plugin)
     _check(reg)
+    _check_vocabulary(reg)
+    sync_fieldset(reg)
     return reg
 
 

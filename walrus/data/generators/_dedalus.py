@@ -31,20 +31,37 @@ def import_dedalus():
     return d3
 
 
-def run_frames(solver, fields: dict[str, Callable[[], np.ndarray]], n_frames: int, substeps: int,
-               timestep: float, progress: Callable[[int], None]) -> dict[str, np.ndarray]:
-    """Step ``solver`` ``substeps`` times between frames, reading each field by its getter."""
+def run_frames(solver, fields: dict[str, Callable[[], np.ndarray]], times: np.ndarray,
+               next_step: Callable[[], float], progress: Callable[[int], None]) -> dict[str, np.ndarray]:
+    """Step ``solver`` to each output time, reading each field by its getter at every frame.
+
+    ``next_step()`` proposes a timestep (a Dedalus CFL's ``compute_timestep``); the last step before
+    a frame is shortened to land on it exactly, which RK steppers (no history) allow.
+    """
     frames = [{k: get() for k, get in fields.items()}]
     progress(1)
-    for _ in range(n_frames - 1):
-        for _ in range(substeps):
-            solver.step(timestep)
+    for t_out in times[1:]:
+        while t_out - solver.sim_time > 1e-12 * max(1.0, abs(t_out)):
+            step = next_step()
+            if not step > 1e-9:  # NaN velocities give a zero CFL step: stop instead of looping forever
+                raise FloatingPointError(f"the Dedalus run blew up near t={solver.sim_time:.4g} "
+                                         f"(timestep {step!r}); use more resolution or fewer steps")
+            solver.step(min(step, t_out - solver.sim_time))
         frames.append({k: get() for k, get in fields.items()})
         progress(1)
         if not all(np.isfinite(v).all() for v in frames[-1].values()):
             raise FloatingPointError(f"the Dedalus run blew up before t={solver.sim_time:.4g}; "
                                      f"use more resolution or fewer steps")
     return {k: np.stack([f[k] for f in frames]) for k in fields}
+
+
+def cfl_stepper(d3, solver, velocities, res: int, safety: float = 0.4, max_dt: float = 0.05):
+    """A deterministic adaptive timestep from the advective (and Alfven) CFL condition."""
+    cfl = d3.CFL(solver, initial_dt=0.1 / res, cadence=1, safety=safety, max_dt=max_dt,
+                 max_change=1.5, threshold=0.05)
+    for v in velocities:
+        cfl.add_velocity(v)
+    return cfl.compute_timestep
 
 
 def reset_clock(solver) -> None:
@@ -59,3 +76,13 @@ def grid_values(field) -> np.ndarray:
     data = np.array(field["g"], copy=True)
     rank = len(field.tensorsig)
     return np.moveaxis(data, list(range(rank)), list(range(data.ndim - rank, data.ndim))) if rank else data
+
+
+def curl_of_streamfunction(d3, dist, bases, psi: np.ndarray) -> np.ndarray:
+    """(d psi/dy, -d psi/dx) computed spectrally, so its discrete divergence is zero to round-off."""
+    field = dist.Field(name="psi", bases=bases)
+    field.change_scales(1)
+    field["g"] = psi
+    vec = (-d3.skew(d3.grad(field))).evaluate()
+    vec.change_scales(1)
+    return np.array(vec["g"], copy=True)

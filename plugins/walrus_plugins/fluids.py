@@ -1,0 +1,56 @@
+"""Fluids: incompressible and buoyancy-driven flows, and the soft-matter sets of The Well."""
+
+from __future__ import annotations
+
+from walrus.hooks import DatasetSpec, FieldSpec, hookimpl
+from walrus_plugins._well import well_datasets
+
+DOMAIN = "fluids"
+
+
+def _generate(**kw):
+    from walrus.data.generators import shear_flow
+
+    return shear_flow.generate(**kw)
+
+
+@hookimpl
+def walrus_fields():
+    return [
+        FieldSpec("velocity", 1, "m s-1", "velocity", "flow velocity"),
+        FieldSpec("pressure", 0, "Pa", "pressure", "pressure (kinematic, in code units)"),
+        FieldSpec("tracer", 0, "1", "tracer", "passive scalar concentration"),
+        FieldSpec("buoyancy", 0, "m s-2", "buoyancy", "buoyancy acceleration"),
+        FieldSpec("density", 0, "kg m-3", "density", "mass density"),
+        FieldSpec("concentration", 0, "1", "concentration", "active-particle concentration"),
+        FieldSpec("D", 2, "1", "D", "orientation tensor of active particles"),
+        FieldSpec("E", 2, "1", "E", "strain-rate tensor"),
+        FieldSpec("A", 0, "1", "A", "Gray-Scott species A"),
+        FieldSpec("B", 0, "1", "B", "Gray-Scott species B"),
+    ]
+
+
+@hookimpl
+def walrus_datasets():
+    return [
+        DatasetSpec(
+            name="shear_flow_dedalus", domain=DOMAIN, fields=("tracer", "pressure", "velocity"),
+            boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}, generator=_generate,
+            solver="Dedalus 3 (Fourier spectral, RK443)",
+            description="two periodic shear layers rolling up (Kelvin-Helmholtz) with a tracer"),
+        *well_datasets(DOMAIN, {
+            "shear_flow": dict(fields=("tracer", "pressure", "velocity"),
+                               boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}),
+            "rayleigh_benard": dict(fields=("buoyancy", "pressure", "velocity"),
+                                    boundary_conditions={"x": "PERIODIC", "y": "WALL"}),
+            "rayleigh_benard_uniform": dict(fields=("buoyancy", "pressure", "velocity"),
+                                            boundary_conditions={"x": "PERIODIC", "y": "WALL"}),
+            "rayleigh_taylor_instability": dict(ndim=3, fields=("density", "velocity"),
+                                                boundary_conditions={"x": "PERIODIC", "y": "PERIODIC",
+                                                                     "z": "WALL"}),
+            "active_matter": dict(fields=("concentration", "velocity", "D", "E"),
+                                  boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}),
+            "gray_scott_reaction_diffusion": dict(fields=("A", "B"),
+                                                  boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}),
+        }),
+    ]
