@@ -224,6 +224,15 @@ class _Manager:
 _MANAGER = _Manager()
 
 
+def reload_plugins() -> None:
+    """Forget the manager and registry; the next call rediscovers built-ins and entry points.
+
+    For programs that install a plugin package or change ``WALRUS_WELL_PATH`` at run time.
+    """
+    _MANAGER.pm = None
+    _MANAGER.registry = None
+
+
 def get_plugin_manager() -> pluggy.PluginManager:
     """The pluggy manager with built-in and entry-point plugins registered."""
     return _MANAGER.get()
@@ -259,6 +268,12 @@ def unregister(plugin: Any = None, name: Optional[str] = None) -> None:
     pm = get_plugin_manager()
     pm.unregister(plugin=plugin, name=name)
     _MANAGER.registry = build_registry(pm)
+
+
+def rebuild_registry() -> Registry:
+    """Re-run every plugin's hooks (e.g. after WALRUS_WELL_PATH changed) without reloading plugins."""
+    _MANAGER.registry = build_registry(get_plugin_manager())
+    return _MANAGER.registry
 
 
 def fields() -> dict[str, FieldSpec]:
