@@ -115,8 +115,10 @@ class DeepSpeedEngine:
             "steps_per_print": 10 ** 9,
         }
         config.update(extra_config or {})
-        optimizer = optimizer_factory([p for p in model.parameters() if p.requires_grad])
-        self.module, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, config=config)
+        # The torch optimizer stays the one the LR scheduler drives: DeepSpeed's ZeRO wrapper
+        # keeps using its param_groups (and their "lr") for the partitioned parameters.
+        self.optimizer = optimizer_factory([p for p in model.parameters() if p.requires_grad])
+        self.module, _, _, _ = deepspeed.initialize(model=model, optimizer=self.optimizer, config=config)
 
     def backward(self, loss: torch.Tensor) -> None:
         self.module.backward(loss)
