@@ -88,10 +88,19 @@ class Registry:
 
 def _declared_by(pm: pluggy.PluginManager, hook_name: str) -> Iterable[tuple[str, Any]]:
     """Call one hook plugin by plugin, so every declaration is tied to the plugin that made it."""
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):  # registration order
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order
         result = impl.function()
         if result:
             yield impl.plugin_name, result
+
+
+def _differences(a: Any, b: Any) -> str:
+    """'rank: 1 vs 0; units: ...' for the compared attributes where two declarations disagree."""
+    if not (dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b)):
+        return f"{a!r} vs {b!r}"
+    diffs = [f"{f.name}: {getattr(a, f.name)!r} vs {getattr(b, f.name)!r}" for f in dataclasses.fields(a)
+             if f.compare and getattr(a, f.name) != getattr(b, f.name)]
+    return "; ".join(diffs)
 
 
 def _add(registry: Registry, table: dict, kind: str, name: str, value: Any, plugin: str) -> None:
@@ -99,8 +108,8 @@ def _add(registry: Registry, table: dict, kind: str, name: str, value: Any, plug
         other = registry.owners[(kind, name)]
         if table[name] != value:
             raise PluginConflictError(
-                f"{kind} {name!r} is declared differently by plugin {other!r} ({table[name]!r}) "
-                f"and by plugin {plugin!r} ({value!r})")
+                f"{kind} {name!r} is declared differently by plugin {other!r} and by plugin {plugin!r} "
+                f"({_differences(table[name], value)}); rename one, or make the definitions agree")
         return
     table[name] = value
     registry.owners[(kind, name)] = plugin
