@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--size-2d", type=int, default=32)
     p.add_argument("--size-3d", type=int, default=32)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu (gloo); cuda needs one GPU per process")
     p.add_argument("--out", type=Path, default=HERE / "results" / "sampling_balance_cpu.json")
     a = p.parse_args()
     rows = []
@@ -40,7 +41,7 @@ def main() -> None:
             for sampling in ("naive", "topology"):
                 args = ["--preset", a.preset, "--engine", "fsdp", "--sampling", sampling, "--mesh", f"1,{a.nproc}",
                         "--steps", str(a.steps), "--datasets", "2d_a,2d_b,3d_a", "--size-2d", str(a.size_2d),
-                        "--size-3d", str(a.size_3d), "--data-root", tmp, "--report", str(report)]
+                        "--size-3d", str(a.size_3d), "--device", a.device, "--data-root", tmp, "--report", str(report)]
                 proc = launch(args, "fsdp", a.nproc)
                 if proc.returncode != 0:
                     raise SystemExit(proc.stderr[-3000:])
