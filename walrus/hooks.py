@@ -14,6 +14,7 @@ Hooks
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional
@@ -73,8 +74,6 @@ class FieldSpec:
 
     def component_suffixes(self, ndim: int) -> list[str]:
         """Row-major component suffixes, as The Well names channels: '', 'x', 'xy', ..."""
-        import itertools
-
         return ["".join(p) for p in itertools.product(AXES[:ndim], repeat=self.rank)]
 
     def component_names(self, ndim: int) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field as dc_field
 from typing import Any, Iterable, Optional
 
 import pluggy
@@ -37,11 +37,11 @@ class PluginConflictError(WalrusError):
 class Registry:
     """Everything the plugins declared, keyed by name, with the plugin that declared each."""
 
-    fields: dict[str, FieldSpec] = field(default_factory=dict)
-    symmetry_rules: dict[str, SymmetryRule] = field(default_factory=dict)
-    boundaries: dict[str, BoundarySpec] = field(default_factory=dict)
-    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
-    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    fields: dict[str, FieldSpec] = dc_field(default_factory=dict)
+    symmetry_rules: dict[str, SymmetryRule] = dc_field(default_factory=dict)
+    boundaries: dict[str, BoundarySpec] = dc_field(default_factory=dict)
+    datasets: dict[str, DatasetSpec] = dc_field(default_factory=dict)
+    owners: dict[tuple[str, str], str] = dc_field(default_factory=dict)
 
     def owner(self, kind: str, name: str) -> str:
         """The plugin that declared ``name`` among ``kind`` ('field', 'dataset', ...)."""
@@ -211,6 +211,21 @@ def _check(reg: Registry) -> None:
             reg.boundary_kind(bc)  # raises with the list of known names
 
 
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Register every plugin of the ``walrus`` entry-point group (a built-in listed there is skipped)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise ImportError(f"walrus plugin {ep.name!r} (entry point {ep.value!r}) failed to import: {exc}") from exc
+        if not pm.is_registered(plugin):
+            pm.register(plugin, name=ep.name)
+
+
 class _Manager:
     """The process-wide plugin manager and its cached registry."""
 
@@ -224,7 +239,7 @@ class _Manager:
             pm.add_hookspecs(WalrusHookSpecs)
             for module_name in BUILTIN_PLUGINS:
                 pm.register(importlib.import_module(module_name), name=module_name)
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)  # skips names already registered
+            _load_entry_points(pm)
             self.registry = build_registry(pm)
             self.pm = pm
         return self.pm

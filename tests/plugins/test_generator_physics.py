@@ -62,6 +62,9 @@ def test_shear_flow_is_divergence_free_and_conserves_tracer(runs):
     assert np.abs(_spectral_divergence(v)).max() < 1e-10 * np.abs(v).max() * v.shape[2]
     tracer = d.fields["tracer"].mean(axis=(2, 3))
     _assert_constant_in_time(tracer, atol=1e-12)
+    t0 = d.fields["tracer"][:, :1]
+    spread = t0.max() - t0.min()  # advection-diffusion: no new extrema (up to spectral ringing)
+    assert d.fields["tracer"].max() <= t0.max() + 0.05 * spread and d.fields["tracer"].min() >= t0.min() - 0.05 * spread
     kinetic = 0.5 * (v**2).sum(-1).mean(axis=(2, 3))
     assert (np.diff(kinetic, axis=1) <= 1e-12).all()  # no forcing: viscosity only removes energy
 
@@ -83,3 +86,22 @@ def test_oldroyd_b_conformation_stays_symmetric_positive_definite(runs):
     np.testing.assert_array_equal(c[:, 0], np.broadcast_to(np.eye(2), c[:, 0].shape))  # starts relaxed
     assert (np.linalg.det(c) > 0).all() and (np.trace(c, axis1=-2, axis2=-1) > 0).all()
     assert c[..., 0, 0].max() > 1.5  # the flow stretched the polymers
+
+
+def test_augmented_solver_output_keeps_the_solver_invariants(runs):
+    """Rotated and reflected MHD states are still solenoidal, with the same energy: valid training data."""
+    from walrus.data.augment import augment, symmetry_group
+    from walrus.plugins import get_registry
+
+    reg = get_registry()
+    d = runs.arrays("mhd_orszag_tang_dedalus")
+    fields = {name: d.fields[name][:, -1:] for name in ("velocity", "magnetic_field", "pressure")}
+    rules = {name: reg.rule(name) for name in fields}
+    energy = sum((fields[n] ** 2).sum() for n in ("velocity", "magnetic_field"))
+    for r in symmetry_group(2):
+        out, bcs = augment(fields, r, rules, boundary_conditions=[[2, 2], [2, 2]])
+        for name in ("velocity", "magnetic_field"):
+            v = out[name]
+            assert np.abs(_spectral_divergence(v)).max() < 1e-10 * np.abs(v).max() * v.shape[2], (name, r)
+        np.testing.assert_allclose(sum((out[n] ** 2).sum() for n in ("velocity", "magnetic_field")), energy)
+        assert bcs.tolist() == [[2, 2], [2, 2]]

@@ -45,5 +45,8 @@ def run(*, name: Optional[str], out: Optional[Path], n_traj: Optional[int] = Non
     except ValueError as exc:
         echo(f"cannot generate {name!r}: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except FloatingPointError as exc:  # the solver blew up: say so without a traceback
+        echo(f"generating {name!r} failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
     echo(f"wrote {path}")
     return path
