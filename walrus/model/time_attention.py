@@ -33,10 +33,12 @@ class T5CausalBias(nn.Module):
         self.max_distance = max_distance
         self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)
 
-    def forward(self, t: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        """(1, heads, t, t) additive mask: learned bias on and below the diagonal, -inf above."""
+    def forward(self, t: int, device: torch.device, dtype: torch.dtype, last_query_only: bool = False) -> torch.Tensor:
+        """(1, heads, t, t) additive mask: learned bias on and below the diagonal, -inf above.
+        With `last_query_only`, just the row of the newest query: (1, heads, 1, t)."""
         pos = torch.arange(t, device=device)
-        distance = pos[:, None] - pos[None, :]  # query - key
+        queries = pos[-1:] if last_query_only else pos
+        distance = queries[:, None] - pos[None, :]  # query - key
         bias = self.relative_attention_bias(t5_causal_bucket(distance, self.num_buckets, self.max_distance))
         bias = bias.permute(2, 0, 1).unsqueeze(0).to(dtype)
         return bias.masked_fill(distance < 0, float("-inf"))
@@ -71,3 +73,23 @@ class AxialTimeAttention(nn.Module):
         if keep is not None:
             z = z * keep.view(t, 1, 1, 1, 1, 1).to(z.dtype)
         return x + z
+
+    def forward_cached(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
+                       max_frames: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The newest frame only, attending to cached keys/values of earlier frames.
+
+        x: (1, B, C, h, w, d). Returns the frame's output and the cache with its keys/values
+        appended, cut to the last `max_frames` frames. Equal to the last frame of `forward` on the
+        whole history when the cache holds every earlier frame.
+        """
+        _, b, c, h, w, d = x.shape
+        z = self.input_head(self.norm1(x[0]))
+        z = rearrange(z, "b (he c) h w d -> (b h w d) he 1 c", he=self.n_heads)
+        q, k, v = z.tensor_split(3, dim=-1)
+        q, k = self.qnorm(q), self.knorm(k)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2)[:, :, -max_frames:], torch.cat([cache[1], v], dim=2)[:, :, -max_frames:]
+        mask = self.rel_pos_bias(k.shape[2], x.device, q.dtype, last_query_only=True)
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        z = rearrange(z, "(b h w d) he 1 c -> b (he c) h w d", b=b, h=h, w=w, d=d)
+        return x + self.output_head(z).unsqueeze(0), (k, v)

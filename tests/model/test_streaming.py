@@ -1,0 +1,41 @@
+"""Streaming inference equals the full causal forward wherever the two are the same function."""
+
+import pytest
+import torch
+
+from walrus.model.streaming import open_stream, stream_step
+
+from conftest import FIELDS, tiny
+
+BCS = [[0, 0], [2, 2], [2, 2]]
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_stream_equals_full_forward_while_the_history_fills(deterministic):
+    model = tiny()
+    model.deterministic = deterministic
+    x = torch.randn(6, 2, 4, 32, 32, 1)
+    draws = model.draw_for(x.shape, [BCS] * 2, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full = model(x, FIELDS, [BCS] * 2, draws=draws, deterministic=deterministic)
+    stream = open_stream(model, x.shape[1:], FIELDS, BCS, max_frames=6, draws=None if deterministic else draws)
+    for t in range(6):
+        torch.testing.assert_close(stream_step(model, stream, x[t]), full[t], rtol=1e-5, atol=1e-5)
+
+
+def test_truncated_cache_is_an_approximation_not_the_window_recompute():
+    model = tiny()
+    model.deterministic = True
+    x = torch.randn(5, 1, 4, 32, 32, 1)
+    stream = open_stream(model, x.shape[1:], FIELDS, BCS, max_frames=3)
+    outs = [stream_step(model, stream, x[t]) for t in range(5)]
+    with torch.no_grad():
+        window = model(x[2:], FIELDS, [BCS])  # recompute over the last three frames
+    assert (outs[-1] - window[-1]).abs().max() > 1e-4  # deeper layers remember frames 0-1
+    assert stream.kv[0][0].shape[2] == 3
+
+
+def test_streaming_refuses_training_mode():
+    model = tiny().train()
+    with pytest.raises(RuntimeError, match="eval"):
+        open_stream(model, (1, 4, 32, 32, 1), FIELDS, BCS, max_frames=3)

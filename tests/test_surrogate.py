@@ -1,0 +1,109 @@
+"""Surrogate.step inside a solver loop: kinds, units, history, streaming, ensembles, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import walrus
+from walrus.errors import BoundaryError, FieldError
+from walrus.state import State
+from walrus.surrogate import HistoryError, Surrogate
+
+from walrus.testing import redraw_weights
+
+GRID = np.linspace(0.0, 1.0, 32, endpoint=False)
+
+
+def make_state(n_steps=6, velocity_units="m s-1", scale=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    fields = {"density": 1 + 0.1 * rng.random((n_steps, 32, 32)),
+              "velocity": scale * rng.standard_normal((n_steps, 32, 32, 2))}
+    return State(fields=fields, time=np.arange(n_steps) * 0.1, coords={"x": GRID, "y": GRID},
+                 boundaries={"x": "PERIODIC", "y": "WALL"}, units={"velocity": velocity_units, "density": "kg m-3"})
+
+
+def surrogate(**kw) -> Surrogate:
+    torch.manual_seed(0)
+    return Surrogate(redraw_weights(walrus.get_model("walrus-tiny")), **kw)
+
+
+def test_state_xarray_and_dict_give_identical_numbers():
+    st = make_state()
+    a = surrogate().step(st)
+    b = surrogate().step(st.to_dataset())
+    c = surrogate().step({"fields": st.fields, "time": st.time, "coords": st.coords, "boundaries": st.boundaries,
+                          "units": st.units})
+    assert isinstance(a, State) and isinstance(c, dict)
+    for name in st.fields:
+        np.testing.assert_array_equal(a.fields[name], b[name].transpose("time", ...).values)
+        np.testing.assert_array_equal(a.fields[name], c["fields"][name])
+    assert a.time[-1] == pytest.approx(0.6) and a.n_steps == 6
+    assert not np.array_equal(a.fields["density"][-1], st.fields["density"][-1])
+
+
+def test_units_are_converted_at_the_boundary():
+    in_ms = make_state(velocity_units="m s-1", scale=1000.0)
+    in_kms = make_state(velocity_units="km s-1", scale=1.0)
+    a, b = surrogate().step(in_ms), surrogate().step(in_kms)
+    np.testing.assert_allclose(b.fields["velocity"][-1] * 1000.0, a.fields["velocity"][-1], rtol=1e-5, atol=1e-3)
+    assert b.units["velocity"] == in_kms.units["velocity"]
+
+
+def test_rollout_yields_the_requested_steps():
+    states = list(surrogate().rollout(make_state(), 4))
+    assert len(states) == 4
+    assert [s.time[-1] for s in states] == pytest.approx([0.6, 0.7, 0.8, 0.9])
+    assert all(np.isfinite(s.fields["velocity"]).all() for s in states)
+
+
+def test_streaming_first_step_equals_exact():
+    st = make_state()
+    exact, streaming = surrogate(seed=3).step(st), surrogate(seed=3, mode="streaming").step(st)
+    for name in st.fields:
+        np.testing.assert_allclose(streaming.fields[name], exact.fields[name], rtol=1e-5, atol=1e-6)
+
+
+def test_streaming_rollout_reuses_its_cache_and_stays_close():
+    st = make_state()
+    stream = surrogate(mode="streaming")
+    out = list(stream.rollout(st, 3))
+    assert stream._stream.frames_seen == 6 + 2  # one prefill of the window, then one frame per step
+    assert np.isfinite(out[-1].fields["density"]).all()
+
+
+def test_history_is_kept_when_the_solver_hands_one_frame_at_a_time():
+    full = make_state()
+    sur = surrogate()
+    for i in range(5):
+        sur.observe(State(fields={k: v[i:i + 1] for k, v in full.fields.items()}, time=full.time[i:i + 1],
+                          coords=full.coords, boundaries=full.boundaries, units=full.units))
+    last = State(fields={k: v[5:] for k, v in full.fields.items()}, time=full.time[5:], coords=full.coords,
+                 boundaries=full.boundaries, units=full.units)
+    one = sur.step(last)
+    assert one.n_steps == 1 and one.time[-1] == pytest.approx(0.6)
+    np.testing.assert_allclose(one.fields["density"][-1], surrogate().step(full).fields["density"][-1], rtol=1e-6)
+
+
+def test_missing_history_is_refused_clearly():
+    with pytest.raises(HistoryError, match="needs 6 frames.*has 2"):
+        surrogate().step(make_state(n_steps=2))
+
+
+def test_ensemble_gives_mean_and_spread():
+    mean, spread = surrogate().ensemble(make_state(), members=4)
+    assert mean.time[-1] == pytest.approx(0.6)
+    assert (spread.fields["density"][-1] > 0).any() and (spread.fields["density"][-1] >= 0).all()
+    with pytest.raises(ValueError, match="at least 2"):
+        surrogate().ensemble(make_state(), members=1)
+
+
+def test_bad_input_raises_walrus_errors():
+    st = make_state()
+    with pytest.raises(FieldError, match="unobtainium"):
+        surrogate().step({"fields": {"unobtainium": st.fields["density"]}, "time": st.time, "coords": st.coords,
+                          "boundaries": st.boundaries})
+    with pytest.raises(BoundaryError):
+        surrogate().step({"fields": st.fields, "time": st.time, "coords": st.coords,
+                          "boundaries": {"x": "STICKY", "y": "WALL"}})
+    with pytest.raises(TypeError, match="State"):
+        surrogate().step(np.zeros((6, 32, 32)))

@@ -1,0 +1,223 @@
+"""`Surrogate`: a Walrus model as a step function a solver can call inside its time loop.
+
+    sur = walrus.Surrogate.from_pretrained("walrus-tiny")          # or a checkpoint, or walrus.pt
+    for _ in range(n):
+        state = sur.step(state)        # a State, an xarray.Dataset with units, or a dict of State fields
+
+The surrogate checks and converts units (through `State`), honours the State's boundary
+conditions, keeps the history the model needs when the solver hands it only recent frames
+(`observe` records solver frames without predicting), and returns the kind of object it was given.
+
+Two rollout modes:
+- "exact" (the release's): every step recomputes the whole window, its RMS statistics and fresh
+  jitter draws.
+- "streaming": statistics and draws are fixed when a stream opens, the time attention's keys and
+  values are cached, and each new frame passes through the network once (see
+  `walrus.model.streaming` for when this equals "exact" and when it is an approximation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+
+from walrus.errors import ShapeError, WalrusError
+from walrus.model import get_model
+from walrus.model.network import Walrus
+from walrus.model.normalization import RMSStats, normalize_input, reconstruct, rms_stats
+from walrus.model.streaming import StreamState, open_stream, stream_step
+from walrus.state import State
+
+Mode = Literal["exact", "streaming"]
+
+
+class HistoryError(WalrusError, ValueError):
+    """Not enough past frames for a prediction."""
+
+
+def _to_state(obj) -> tuple[str, State]:
+    if isinstance(obj, State):
+        return "state", obj
+    try:
+        import xarray as xr
+
+        if isinstance(obj, xr.Dataset):
+            return "xarray", State.from_dataset(obj)
+    except ImportError:  # pragma: no cover - xarray is a dependency
+        pass
+    if isinstance(obj, dict):
+        unknown = set(obj) - {f.name for f in dataclasses.fields(State)}
+        if unknown:
+            raise ShapeError("unknown keys in a state dict", field=", ".join(sorted(unknown)),
+                             expected="State's fields: fields, time, coords, boundaries, constant_fields, "
+                                      "parameters, units", received=sorted(obj))
+        return "dict", State(**obj)
+    raise TypeError(f"step() takes a walrus State, an xarray.Dataset or a dict of State fields, got {type(obj).__name__}")
+
+
+def _from_state(kind: str, state: State):
+    if kind == "state":
+        return state
+    if kind == "xarray":
+        return state.to_dataset()
+    return {f.name: getattr(state, f.name) for f in dataclasses.fields(State) if f.name != "fieldset"}
+
+
+def _layout_key(state: State) -> tuple:
+    return (tuple(state.fields), tuple(state.constant_fields), state.spatial_shape,
+            tuple(tuple(v) for v in state.boundaries.values()))
+
+
+class Surrogate:
+    def __init__(self, model: Walrus, *, mode: Mode = "exact", history: int | None = None, seed: int | None = 0,
+                 dt: float | None = None):
+        if mode not in ("exact", "streaming"):
+            raise ValueError(f"mode: expected 'exact' or 'streaming', got {mode!r}")
+        self.model = model.eval()
+        self.mode = mode
+        self.history = history
+        self.dt = dt
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self._buffer: State | None = None
+        self._stream: StreamState | None = None
+        self._stream_stats: RMSStats | None = None
+        self._stream_key: tuple | None = None
+        self._stream_time: float | None = None
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = "walrus-tiny", device: str | torch.device = "cpu",
+                        dtype: torch.dtype | None = None, weights: str | None = None, **kwargs) -> "Surrogate":
+        """A preset name (`walrus.list_models()`), our checkpoint, or the official walrus.pt
+        (`weights=` with a preset name, or its path as the name)."""
+        return cls(get_model(name_or_path, weights=weights, device=device, dtype=dtype), **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.encoder_dummy.device
+
+    def history_for(self, state: State) -> int:
+        if self.history:
+            return self.history
+        cfg = self.model.config
+        return cfg.history_3d if sum(n > 1 for n in state.spatial_shape) == 3 else cfg.history_2d
+
+    def reset(self) -> None:
+        """Forget the recorded history and any open stream (e.g. after a solver restart)."""
+        self._buffer, self._stream, self._stream_key, self._stream_time = None, None, None, None
+
+    # ---------------------------------------------------------------- history
+    def observe(self, state) -> None:
+        """Record frames the solver computed, without predicting (to build up history)."""
+        _, st = _to_state(state)
+        self._window(st, require=False)
+
+    def _window(self, st: State, require: bool = True) -> State:
+        need = self.history_for(st)
+        buf = self._buffer
+        if buf is not None and _layout_key(buf) == _layout_key(st) and buf.time[-1] < st.time[0]:
+            for i in range(st.n_steps):
+                buf = buf.push({n: st.fields[n][i] for n in st.fields}, float(st.time[i]), keep=need)
+            merged = buf
+        else:
+            merged = _last(st, need)
+        self._buffer = merged
+        if require and merged.n_steps < need:
+            raise HistoryError(
+                f"missing history: the model needs {need} frames, the surrogate has {merged.n_steps} "
+                f"(times {merged.time.tolist()}); pass a State with {need} frames or call observe() on solver frames first")
+        return merged
+
+    def _next_time(self, st: State) -> float:
+        if st.n_steps > 1:
+            return float(st.time[-1] + (st.time[-1] - st.time[-2]))
+        if self.dt is None:
+            raise HistoryError("one frame gives no time step: give the Surrogate a dt= or two frames")
+        return float(st.time[-1] + self.dt)
+
+    # ---------------------------------------------------------------- prediction
+    def _predict_exact(self, inputs, generator) -> torch.Tensor:
+        x = inputs.x.to(self.device)
+        stats = rms_stats(x, self.model.config.rms_eps)
+        with torch.no_grad():
+            out = self.model(normalize_input(x, stats), inputs.field_ids.to(self.device), inputs.bcs,
+                             generator=generator)
+        return reconstruct(x[-1], out[-1], stats)
+
+    def _predict_streaming(self, st: State, inputs) -> torch.Tensor:
+        x = inputs.x.to(self.device)
+        key = _layout_key(st)
+        contiguous = (self._stream is not None and self._stream_key == key and st.n_steps > 1
+                      and float(st.time[-2]) == self._stream_time)
+        if contiguous:
+            frames = x[-1:]
+        else:  # open a stream on this window: fix statistics and draws, prefill every frame
+            self._stream_stats = rms_stats(x, self.model.config.rms_eps)
+            self._stream = open_stream(self.model, x.shape[1:], inputs.field_ids, inputs.bcs[0],
+                                       max_frames=x.shape[0], generator=self.generator)
+            self._stream_key = key
+            frames = x
+        stats = self._stream_stats
+        for frame in normalize_input(frames, stats):
+            out = stream_step(self.model, self._stream, frame)
+        self._stream_time = float(st.time[-1])
+        return reconstruct(x[-1], out, stats)
+
+    def _advance(self, st: State, generator=None) -> State:
+        inputs = st.to_model_inputs(device=self.device)
+        if self.mode == "streaming" and generator is None:
+            pred = self._predict_streaming(st, inputs)
+        else:
+            pred = self._predict_exact(inputs, generator or self.generator)
+        real = inputs.padded_field_mask.to(pred.device).view(1, -1, 1, 1, 1)
+        pred = pred * real  # lifted components (e.g. velocity_z of 2-D data) stay zero
+        t_next = self._next_time(st)
+        frame = st.from_model_tensor(pred.unsqueeze(0).cpu(), time=[t_next])
+        return st.push({n: frame.fields[n][0] for n in st.fields}, t_next)
+
+    def step(self, state):
+        """The state one step later: the same kind of object, with the predicted frame appended
+        (and the oldest dropped) so that it can be handed straight back."""
+        kind, st = _to_state(state)
+        window = self._window(st)
+        new = self._advance(window)
+        self._buffer = new
+        return _from_state(kind, _keep_like(new, st))
+
+    def rollout(self, state, steps: int) -> Iterator:
+        """Yield `steps` successive states (each the previous one advanced), as `step` would."""
+        if steps < 0:
+            raise ValueError(f"steps: expected a non-negative count, got {steps}")
+        kind, st = _to_state(state)
+        current = self._window(st)
+        for _ in range(steps):
+            current = self._advance(current)
+            self._buffer = current
+            yield _from_state(kind, _keep_like(current, st))
+
+    def ensemble(self, state, members: int = 8, seed: int = 0):
+        """Mean and spread (standard deviation) of the next frame over `members` jitter draws: an
+        uncertainty estimate the release does not expose. Returns (mean, spread) as the input kind."""
+        if members < 2:
+            raise ValueError(f"members: an ensemble needs at least 2, got {members}")
+        kind, st = _to_state(state)
+        window = self._window(st)
+        preds = [self._advance(window, torch.Generator().manual_seed(seed + m)) for m in range(members)]
+        stack = {n: np.stack([p.fields[n][-1] for p in preds]) for n in st.fields}
+        t = preds[0].time[-1]
+        mean = window.push({n: a.mean(0) for n, a in stack.items()}, t)
+        spread = window.push({n: a.std(0, ddof=1) for n, a in stack.items()}, t)
+        return _from_state(kind, _keep_like(mean, st)), _from_state(kind, _keep_like(spread, st))
+
+
+def _last(st: State, n: int) -> State:
+    if st.n_steps <= n:
+        return st
+    return dataclasses.replace(st, fields={k: v[-n:] for k, v in st.fields.items()}, time=st.time[-n:])
+
+
+def _keep_like(new: State, given: State) -> State:
+    """As many frames as the caller handed in (a solver that passes one frame gets one back)."""
+    return _last(new, given.n_steps)
