@@ -1,4 +1,4 @@
-"""Fluids: incompressible and buoyancy-driven flows, and the soft-matter sets of The Well."""
+"""Fluids: incompressible and buoyancy-driven flows, plus The Well's soft-matter and reaction-diffusion sets."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ from walrus_plugins._well import well_datasets
 DOMAIN = "fluids"
 
 
-def _generate(**kw):
+def _generate_shear_flow(**kw):
     from walrus.data.generators import shear_flow
 
     return shear_flow.generate(**kw)
+
+
+def _generate_gray_scott(**kw):
+    from walrus.data.generators import gray_scott
+
+    return gray_scott.generate(**kw)
 
 
 @hookimpl
@@ -35,9 +41,14 @@ def walrus_datasets():
     return [
         DatasetSpec(
             name="shear_flow_dedalus", domain=DOMAIN, fields=("tracer", "pressure", "velocity"),
-            boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}, generator=_generate,
+            boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}, generator=_generate_shear_flow,
             solver="Dedalus 3 (Fourier spectral, RK443)",
             description="two periodic shear layers rolling up (Kelvin-Helmholtz) with a tracer"),
+        DatasetSpec(
+            name="gray_scott_pypde", domain=DOMAIN, fields=("A", "B"),
+            boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}, generator=_generate_gray_scott,
+            solver="py-pde (finite differences, explicit Euler, numpy backend)",
+            description="Gray-Scott reaction-diffusion patterns growing from random seeds"),
         *well_datasets(DOMAIN, {
             "shear_flow": dict(fields=("tracer", "pressure", "velocity"),
                                boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}),

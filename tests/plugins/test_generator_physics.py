@@ -88,6 +88,16 @@ def test_oldroyd_b_conformation_stays_symmetric_positive_definite(runs):
     assert c[..., 0, 0].max() > 1.5  # the flow stretched the polymers
 
 
+def test_gray_scott_concentrations_stay_in_range_and_patterns_grow(runs):
+    d = runs.arrays("gray_scott_pypde")
+    a, b = d.fields["A"], d.fields["B"]
+    assert a.min() >= 0 and a.max() <= 1 + 1e-12 and b.min() >= -1e-12
+    seeded = (b[:, 0] > 0.1).mean(axis=(1, 2))
+    grown = (b[:, -1] > 0.1).mean(axis=(1, 2))
+    assert (grown != seeded).all()  # the reaction front moved
+    assert set(d.trajectory_parameters) == {"F", "k"}
+
+
 def test_augmented_solver_output_keeps_the_solver_invariants(runs):
     """Rotated and reflected MHD states are still solenoidal, with the same energy: valid training data."""
     from walrus.data.augment import augment, symmetry_group
