@@ -93,6 +93,13 @@ def test_cli_generates_a_builtin_dataset(tmp_path):
     assert len(list((tmp_path / "shallow_water_pyclaw" / "data").rglob("*.hdf5"))) == 3
 
 
+def test_rerun_replaces_the_files_of_a_previous_run(tmp_path):
+    for n_traj in (12, 3):
+        generate_dataset("gray_scott_pypde", tmp_path, n_traj=n_traj, res=8, steps=2, progress=False)
+    files = sorted((tmp_path / "gray_scott_pypde" / "data").rglob("*.hdf5"))
+    assert [f.parent.name for f in files] == ["test", "train", "valid"]
+
+
 def test_cli_refuses_bad_requests(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["generate", "no_such_dataset", "--out", str(tmp_path)])

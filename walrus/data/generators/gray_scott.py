@@ -67,7 +67,8 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         eq.solve(state, t_range=float(times[-1]), dt=TIMESTEP, solver="euler", backend="numpy", tracker=trackers)
         frames = np.stack([f.data for f in storage])  # (T, 2, X, Y)
         if frames.shape[0] != steps or not np.isfinite(frames).all():
-            raise FloatingPointError(f"py-pde returned {frames.shape[0]} frames (expected {steps}) or non-finite values")
+            raise FloatingPointError(f"py-pde returned {frames.shape[0]} frames (expected {steps}) "
+                                     f"or non-finite values")
         out["A"].append(frames[:, 0])
         out["B"].append(frames[:, 1])
         params["F"].append(feed)

@@ -66,6 +66,8 @@ def write_generated(spec: DatasetSpec, data: GeneratedData, dataset_dir: Path, r
     bcs = {axis: registry.boundary_kind(spec.boundary_conditions[axis]) for axis in spec.axes}
     ranks = {name: registry.field(name).rank for name in (*spec.fields, *spec.constant_fields)}
     units = _units(spec, registry)
+    for old in (dataset_dir / "data").glob(f"*/{spec.name}*.hdf5"):  # a re-run replaces, never mixes, runs
+        old.unlink()
     written = []
     for split, idx in split_trajectories(n_traj).items():
         groups = [[k] for k in idx] if data.trajectory_parameters else [list(idx)]
