@@ -94,6 +94,16 @@ def _declared_by(pm: pluggy.PluginManager, hook_name: str) -> Iterable[tuple[str
             yield impl.plugin_name, result
 
 
+def _expect(items: Any, cls: type, plugin: str, hook: str) -> list:
+    """The hook's result as a list of ``cls``, or a TypeError naming the plugin and what it returned."""
+    items = list(items)
+    for item in items:
+        if not isinstance(item, cls):
+            raise TypeError(f"plugin {plugin!r}: {hook} must return {cls.__name__} objects, "
+                            f"received {type(item).__name__} ({item!r:.80})")
+    return items
+
+
 def _differences(a: Any, b: Any) -> str:
     """'rank: 1 vs 0; units: ...' for the compared attributes where two declarations disagree."""
     if not (dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b)):
@@ -168,16 +178,19 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Collect and cross-check every plugin's declarations."""
     reg = Registry()
     for plugin, specs in _declared_by(pm, "walrus_fields"):
-        for spec in specs:
+        for spec in _expect(specs, FieldSpec, plugin, "walrus_fields"):
             _add(reg, reg.fields, "field", spec.name, _canonical(spec, plugin), plugin)
     for plugin, rules in _declared_by(pm, "walrus_symmetry_rules"):
-        for name, rule in rules.items():
+        if not isinstance(rules, dict):
+            raise TypeError(f"plugin {plugin!r}: walrus_symmetry_rules must return a dict of field name -> "
+                            f"SymmetryRule, received {type(rules).__name__}")
+        for name, rule in zip(rules, _expect(list(rules.values()), SymmetryRule, plugin, "walrus_symmetry_rules")):
             _add(reg, reg.symmetry_rules, "symmetry rule", name, rule, plugin)
     for plugin, specs in _declared_by(pm, "walrus_boundaries"):
-        for spec in specs:
+        for spec in _expect(specs, BoundarySpec, plugin, "walrus_boundaries"):
             _add(reg, reg.boundaries, "boundary", spec.name, spec, plugin)
     for plugin, specs in _declared_by(pm, "walrus_datasets"):
-        for spec in specs:
+        for spec in _expect(specs, DatasetSpec, plugin, "walrus_datasets"):
             _add(reg, reg.datasets, "dataset", spec.name, spec, plugin)
     _check(reg)
     _check_vocabulary(reg)

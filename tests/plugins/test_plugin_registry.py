@@ -288,3 +288,14 @@ def test_well_datasets_register_by_name_and_path(well_dir):
     assert str(well_dir) in line
     result = CliRunner().invoke(app, ["generate", "shear_flow", "--out", str(well_dir / "out")])
     assert result.exit_code == 2 and "not generated" in result.output
+
+
+def test_a_hook_returning_the_wrong_type_names_the_plugin():
+    class Sloppy:
+        @hookimpl
+        def walrus_fields(self):
+            return [{"name": "salinity", "rank": 0}]
+
+    with pytest.raises(TypeError, match="plugin 'sloppy-plugin': walrus_fields must return FieldSpec objects"):
+        plugins.register(Sloppy(), name="sloppy-plugin")
+    assert plugins.get_plugin_manager().get_plugin("sloppy-plugin") is None
