@@ -114,7 +114,7 @@ def test_speed_and_kinetic_energy_commute_with_every_group_element(ndim):
     v, rho = _random_field(rng, ndim, 1), rng.uniform(0.5, 2, size=(2,) + (6,) * ndim)
     ke = lambda rho, v: 0.5 * rho * (v**2).sum(-1)  # noqa: E731
     for r in A.symmetry_group(ndim):
-        fields, _ = A.augment({"velocity": v, "density": rho}, r, {n: reg.rule(n) for n in ("velocity", "density")})
+        fields, _ = A.augment({"velocity": v, "density": rho}, r, A.registry_rules(["velocity", "density"], reg))
         np.testing.assert_allclose(np.linalg.norm(fields["velocity"], axis=-1),
                                    A.transform_field(np.linalg.norm(v, axis=-1), r, SCALAR), atol=1e-12)
         np.testing.assert_allclose(ke(fields["density"], fields["velocity"]),
@@ -157,6 +157,7 @@ def test_pseudo_vector_rule_makes_the_lorentz_field_a_true_vector():
         np.testing.assert_allclose(-np.cross(rv, rb), A.transform_field(e, r, VECTOR), atol=1e-12)
         plain_ok.append(np.allclose(-np.cross(rv, A.transform_field(b, r, VECTOR)), A.transform_field(e, r, VECTOR)))
     assert sum(plain_ok) == 24  # treating B as a plain vector is wrong for every reflection
+    assert A.registry_rules(["magnetic_field"])["magnetic_field"].pseudo
 
 
 # ---------------------------------------------------------------------------------------------

@@ -155,6 +155,15 @@ def transform_boundaries(bcs: Any, rotation: Any) -> Any:
     return np.stack(rows)
 
 
+def registry_rules(names, registry=None) -> dict[str, SymmetryRule]:
+    """The rules of the named fields from the plugin registry (plugin overrides included)."""
+    if registry is None:
+        from walrus.plugins import get_registry
+
+        registry = get_registry()
+    return {name: registry.rule(name) for name in names}
+
+
 def augment(fields: Mapping[str, Any], rotation: Any, rules: Mapping[str, SymmetryRule],
             boundary_conditions: Optional[Any] = None) -> tuple[dict[str, Any], Optional[Any]]:
     """Apply one group element to every field (each by its own rule) and to the boundary rows.
