@@ -1,0 +1,106 @@
+"""Layout: what walrus must know about a solver's frame to build a `State` from it.
+
+A solver hands over arrays in its own units and layout; the adapter turns them into
+``{field: (*spatial[, D])}`` frames. The Layout adds the rest — the units the solver uses for
+each field, the grid, the boundary condition of each axis, constant fields — and builds the
+`State` the surrogate reads. The State converts to the model's units and back, so the frames
+that come back are in the solver's units again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from walrus.boundaries import BOUNDARY_NAMES, parse_axis
+from walrus.errors import BoundaryError, FieldError, UnitError
+from walrus.fields import FIELDS
+from walrus.state import State
+
+__all__ = ["Layout", "check_units", "resolve_boundaries"]
+
+
+def check_units(names: Sequence[str], units: Mapping[str, str] | None, *, what: str = "field") -> dict[str, str]:
+    """Every field the solver hands over must be a known walrus field with declared units.
+
+    Units are never guessed: a solver in km s-1 that silently passed as m s-1 would give a
+    surrogate input 1000 times off.
+    """
+    units = dict(units or {})
+    for name in names:
+        if name not in FIELDS:
+            raise FieldError(f"unknown {what}", field=name, expected=f"a registered walrus field, e.g. {list(FIELDS.fields)[:8]}",
+                             received=repr(name), hint="register it with walrus.fields.FIELDS.register(Field(...))")
+        if name not in units:
+            raise UnitError(f"no units declared for this {what}", field=name,
+                            expected=f"units={{'{name}': ...}} in the solver's units (walrus's are '{FIELDS[name].units}')",
+                            received=f"units for {sorted(units)}")
+    extra = sorted(set(units) - set(names))
+    if extra:
+        raise FieldError(f"units given for a {what} the solver does not hand over", field=extra[0],
+                         expected=f"one of {list(names)}", received=repr(extra[0]))
+    return {n: str(units[n]) for n in names}
+
+
+def resolve_boundaries(solver: Mapping[str, Optional[tuple[int, int]]], declared: Mapping[str, object] | None,
+                       *, code: str) -> dict[str, tuple[int, int]]:
+    """The boundary condition of each axis: the solver's where it can be read, else the user's.
+
+    ``solver`` maps each axis to its (low, high) codes, or None where the adapter cannot tell
+    (e.g. py-pde keeps non-periodic conditions in the PDE). A declared condition must name an
+    axis the solver has and agree with what the solver does: the surrogate pads by it.
+    """
+    declared = dict(declared or {})
+    for axis in declared:
+        if axis not in solver:
+            raise BoundaryError(f"{code} has no such axis", field=f"axis {axis!r}", expected=f"one of {list(solver)}",
+                                received=repr(axis))
+    out = {}
+    for axis, have in solver.items():
+        given = parse_axis(declared[axis], axis=axis) if axis in declared else None
+        if have is None and given is None:
+            raise BoundaryError(f"{code} does not say which boundary condition this axis has", field=f"axis {axis!r}",
+                                expected="boundaries={axis: 'WALL' | 'OPEN' | 'PERIODIC' | (low, high)}",
+                                received="nothing declared")
+        if have is not None and given is not None and tuple(given) != tuple(have):
+            raise BoundaryError(f"declared boundary differs from the {code} solver's", field=f"axis {axis!r}",
+                                expected=_names(have), received=_names(given))
+        out[axis] = tuple(have if have is not None else given)
+    return out
+
+
+def _names(pair) -> str:
+    return "/".join(BOUNDARY_NAMES[c] for c in pair)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Fields (name -> the solver's units), grid, boundaries and constants of a solver's frames."""
+
+    units: Mapping[str, str]
+    coords: Mapping[str, np.ndarray]
+    boundaries: Mapping[str, object]
+    constant_fields: Mapping[str, np.ndarray] = field(default_factory=dict)
+    constant_units: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def ranks(self) -> dict[str, int]:
+        return {name: FIELDS[name].rank for name in self.units}
+
+    def state(self, frames: Sequence[Mapping[str, np.ndarray]], times: Sequence[float]) -> State:
+        """A State of these frames (oldest first) in the solver's units; the State checks shapes and units."""
+        missing = [n for n in self.units if any(n not in f for f in frames)]
+        if missing:
+            raise FieldError("a frame lacks a field", field=missing[0], expected=list(self.units),
+                             received=[sorted(f) for f in frames][:1])
+        return State(fields={n: np.stack([np.asarray(f[n]) for f in frames]) for n in self.units},
+                     time=np.asarray(times, dtype=np.float64), coords=self.coords, boundaries=self.boundaries,
+                     constant_fields=self.constant_fields, parameters=self.parameters,
+                     units={**self.units, **self.constant_units})
+
+    def frame(self, state: State, index: int = -1) -> dict[str, np.ndarray]:
+        """One frame of a State (as the surrogate returns it: the solver's units) as ``{field: array}``."""
+        return {n: np.array(state.fields[n][index]) for n in self.units}

@@ -1,0 +1,144 @@
+"""py-pde: a solver class that puts the surrogate inside ``pde.Controller`` runs, trackers and all.
+
+    solver = WalrusHybridSolver(eq, surrogate, fields=["concentration"], units={"concentration": "1"},
+                                inner_dt=0.01, policy=HybridPolicy(k=1, m=1))
+    final = pde.Controller(solver, t_range=2.0, tracker=["progress", storage.tracker(0.1)]).run(state, dt=0.1)
+    solver.hybrid.records        # which steps were surrogate and which solver, and why
+
+The Controller's ``dt`` is the hybrid interval (the frame interval the surrogate was trained on).
+A solver interval runs an ordinary py-pde solver (``inner``, default explicit Runge-Kutta) from t
+to t + dt with its own ``inner_dt``, PDE post-step hooks included; a surrogate interval writes the
+predicted frame into the state data. ``fields`` names the walrus field of each sub-field of the
+state (a ScalarField/VectorField/Tensor2Field or a FieldCollection, in order). Periodic grid axes
+are PERIODIC; the condition of a non-periodic axis lives in the PDE, so declare it in ``boundaries``.
+Works on py-pde's numpy backend.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from pde import FieldCollection
+from pde.solvers.base import SolverBase
+
+from walrus.boundaries import PERIODIC
+from walrus.errors import FieldError, ShapeError
+from walrus.fields import FIELDS
+from walrus_adapters.guard import DriftGuard
+from walrus_adapters.hybrid import Hybrid, HybridPolicy
+from walrus_adapters.layout import Layout, check_units, resolve_boundaries
+
+__all__ = ["PyPDECoupling", "WalrusHybridSolver"]
+
+
+def _parts(state) -> list:
+    return list(state) if isinstance(state, FieldCollection) else [state]
+
+
+class PyPDECoupling:
+    """Maps py-pde's state data (components first) to walrus frames (components last) and runs the inner stepper."""
+
+    def __init__(self, state, names: Sequence[str], inner, inner_dt: float):
+        parts = _parts(state)
+        self.D = state.grid.dim
+        self.slots = []
+        start = 0
+        for name, part in zip(names, parts):
+            n = self.D ** part.rank
+            self.slots.append((name, part.rank, slice(start, start + n)))
+            start += n
+        self.collection = isinstance(state, FieldCollection)
+        self.scratch = state.copy()
+        self.stepper = inner.make_stepper(self.scratch, dt=inner_dt)
+        self.data = state.data
+
+    def _rows(self, data: np.ndarray) -> np.ndarray:
+        return data if self.collection else data.reshape((-1,) + data.shape[data.ndim - self.D:])
+
+    def read(self) -> dict[str, np.ndarray]:
+        rows, grid = self._rows(self.data), self.data.shape[-self.D:]
+        out = {}
+        for name, rank, sl in self.slots:
+            block = rows[sl].reshape((self.D,) * rank + grid)
+            for _ in range(rank):
+                block = np.moveaxis(block, 0, -1)
+            out[name] = np.array(block)
+        return out
+
+    def write(self, frame, time: float) -> None:
+        rows, grid = self._rows(self.data), self.data.shape[-self.D:]
+        for name, rank, sl in self.slots:
+            block = np.asarray(frame[name])
+            for _ in range(rank):
+                block = np.moveaxis(block, -1, 0)
+            rows[sl] = block.reshape((-1,) + grid)
+
+    def advance(self, time: float, dt: float) -> None:
+        self.scratch.data[...] = self.data
+        self.stepper(self.scratch, time, time + dt)
+        self.data[...] = self.scratch.data
+
+
+class WalrusHybridSolver(SolverBase):
+    """A py-pde solver whose steps are guarded hybrid intervals (see module doc)."""
+
+    name = "walrus_hybrid"
+    _use_post_step_hook = False  # the inner solver applies the PDE's hook on the steps it computes
+
+    def __init__(self, pde, surrogate, *, fields: Sequence[str], units: Mapping[str, str], inner="runge-kutta",
+                 inner_dt: float = 1e-3, policy: HybridPolicy | None = None, guard: DriftGuard | None = None,
+                 boundaries: Mapping[str, object] | None = None, backend: str = "numpy"):
+        if backend != "numpy":
+            raise ValueError(f"backend: WalrusHybridSolver runs on py-pde's 'numpy' backend, got {backend!r}")
+        super().__init__(pde, backend=backend)
+        self.surrogate = surrogate
+        self.fields = [fields] if isinstance(fields, str) else list(fields)
+        self.units = check_units(self.fields, units)
+        if not (inner_dt > 0):
+            raise ValueError(f"inner_dt: expected the positive time step of the inner py-pde solver, got {inner_dt!r}")
+        self.inner, self.inner_dt = inner, float(inner_dt)
+        self.policy, self.guard, self.boundaries = policy or HybridPolicy(), guard or DriftGuard(), boundaries
+        self.hybrid: Hybrid | None = None
+        self.guard.validate({n: FIELDS[n].rank for n in self.fields})
+
+    def _inner_solver(self) -> SolverBase:
+        if isinstance(self.inner, SolverBase):
+            return self.inner
+        return SolverBase.from_name(self.inner, self.pde, backend="numpy")
+
+    def layout(self, state) -> Layout:
+        """Check the state against ``fields`` and describe it for walrus."""
+        parts = _parts(state)
+        if len(parts) != len(self.fields):
+            raise FieldError("fields must name every sub-field of the state, in order", field="fields",
+                             expected=f"{len(parts)} names for {[p.label or type(p).__name__ for p in parts]}",
+                             received=self.fields)
+        for name, part in zip(self.fields, parts):
+            if FIELDS[name].rank != part.rank:
+                raise FieldError("tensor rank differs from the py-pde field's", field=name,
+                                 expected=f"rank {part.rank} ({type(part).__name__})",
+                                 received=f"walrus field of rank {FIELDS[name].rank}")
+        if np.iscomplexobj(state.data):
+            raise ShapeError("complex state", field="state", expected="real-valued fields", received=str(state.data.dtype))
+        grid = state.grid
+        if not hasattr(grid, "periodic") or len(grid.axes) != grid.dim:
+            raise ShapeError("unsupported grid", field="grid", expected="a CartesianGrid/UnitGrid",
+                             received=type(grid).__name__)
+        solver_bcs = {a: ((PERIODIC, PERIODIC) if p else None) for a, p in zip(grid.axes, grid.periodic)}
+        return Layout(units=self.units, coords={a: np.asarray(c) for a, c in zip(grid.axes, grid.axes_coords)},
+                      boundaries=resolve_boundaries(solver_bcs, self.boundaries, code="py-pde"))
+
+    def _make_single_step_fixed_dt(self, state, dt: float):
+        layout = self.layout(state)
+        coupling = PyPDECoupling(state, self.fields, self._inner_solver(), self.inner_dt)
+        hybrid = Hybrid(self.surrogate, coupling, layout, dt=dt, policy=self.policy, guard=self.guard)
+        self.hybrid = hybrid
+
+        def single_step(data: np.ndarray, t: float) -> np.ndarray:
+            coupling.data = data
+            hybrid.time = float(t)  # the Controller's clock
+            hybrid.step()
+            return coupling.data
+
+        return single_step
