@@ -38,6 +38,16 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print machine-reada
 
 
 @app.command()
+def quickstart(out: Path = typer.Option(Path("walrus_quickstart"), help="Directory for data, model and figures."),
+               seed: int = typer.Option(0, help="Seed for data, training and jitter.")) -> None:
+    """The main job: generate data with a real solver, train walrus-tiny briefly, run the solver with
+    the surrogate swapped in, and report accuracy and speed (netCDF, PNG and GIF written to OUT)."""
+    from walrus.commands.quickstart import run
+
+    run(out=out, seed=seed, echo=typer.echo)
+
+
+@app.command()
 def demo(preset: str = typer.Option("walrus-tiny", help="Model preset to build."),
          weights: Optional[Path] = typer.Option(None, help="Checkpoint to load (ours or the official walrus.pt)."),
          size: int = typer.Option(64, help="Grid cells per axis of the generated 2-D field."),

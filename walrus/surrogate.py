@@ -34,7 +34,7 @@ from walrus.state import State
 Mode = Literal["exact", "streaming"]
 
 
-class HistoryError(WalrusError, ValueError):
+class HistoryError(WalrusError):
     """Not enough past frames for a prediction."""
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from walrus.errors import WalrusError
 from walrus.model.config import WalrusConfig
 from walrus.model.hmlp import StrideModulatedDecoder, StrideModulatedEncoder
 from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
@@ -25,7 +26,7 @@ from walrus.model.time_attention import AxialTimeAttention
 MixedBoundaryPolicy = Literal["split", "first", "error"]
 
 
-class WalrusInputError(ValueError):
+class WalrusInputError(WalrusError):
     """Bad input to the network; the message names the argument, what was expected and what came."""
 
 
