@@ -45,6 +45,18 @@ def test_official_layout_file_loads_strictly_in_one_call(tmp_path):
     assert outputs(via_get_model.eval(), x).equal(outputs(model, x))
 
 
+def test_official_layout_safetensors_without_metadata_loads_in_one_call(tmp_path):
+    from safetensors.torch import save_file
+
+    model = tiny()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "walrus.safetensors"))
+    back = walrus.get_model("walrus-tiny", weights=tmp_path / "walrus.safetensors")
+    x = torch.randn(2, 1, 4, 32, 32)
+    assert outputs(back.eval(), x).equal(outputs(model, x))
+    with pytest.raises(CheckpointError, match="do not match"):
+        walrus.get_model("walrus-small", weights=tmp_path / "walrus.safetensors")
+
+
 def test_official_file_with_the_wrong_layout_is_refused(tmp_path):
     state = tiny().state_dict()
     state["space_bag.linear.weight"] = torch.zeros(8, 10)

@@ -145,8 +145,12 @@ def load_official(path: str | os.PathLike, preset: str = "walrus-1.3b", config: 
 
 def load_any(path: str | os.PathLike, config: WalrusConfig | None = None, device: str | torch.device = "cpu",
              dtype: torch.dtype | None = None) -> Walrus:
-    """A walrus safetensors checkpoint (rebuilt from its own metadata) or a torch file in the
-    official layout (loaded into `config`, the release's by default), told apart by content."""
+    """One call for every weights file: a walrus safetensors checkpoint (rebuilt from its own
+    metadata), or the official layout as a torch file (`walrus.pt`) or as a plain safetensors file
+    (loaded strictly into `config`, the release's by default). Told apart by content."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -154,7 +158,15 @@ def load_any(path: str | os.PathLike, config: WalrusConfig | None = None, device
         head = f.read(2)
     if head == b"PK" or head[:1] == b"\x80":  # zip-based or legacy torch pickle
         return load_official(path, config=config, device=device, dtype=dtype)
-    return load_checkpoint(path, device, dtype)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            ours = FORMAT_KEY in (f.metadata() or {})
+    except Exception as exc:
+        raise CheckpointError(f"{path}: neither a torch checkpoint nor a readable safetensors file ({exc})") from exc
+    if ours:
+        return load_checkpoint(path, device, dtype)
+    model = _build_and_load(config or get_preset("walrus-1.3b").config, load_file(str(path)), path)
+    return model.to(device=device, dtype=dtype) if dtype else model.to(device)
 
 
 def extend_vocabulary(model: Walrus, new_fields: Iterable[str], init_from: dict[str, str] | None = None,
