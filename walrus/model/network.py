@@ -18,7 +18,7 @@ from walrus.errors import WalrusError
 from walrus.model.config import WalrusConfig
 from walrus.model.hmlp import StrideModulatedDecoder, StrideModulatedEncoder
 from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
-from walrus.model.patching import BOUNDARY_NAMES, PERIODIC, AxisPlan, plan_axes
+from walrus.model.patching import BOUNDARY_NAMES, PERIODIC, AxisPlan, plan_axes, token_geometry
 from walrus.model.random_draws import Draws, draw
 from walrus.model.space_attention import FullAttention
 from walrus.model.time_attention import AxialTimeAttention
@@ -195,10 +195,7 @@ class Walrus(nn.Module):
                          block_rolls=cfg.jitter_patches)
         draws.check(plans, cfg.n_blocks, rolls_allowed=cfg.jitter_patches)
 
-        dim_key = str(sum(1 for p in plans if not p.singleton))
-        strides1 = tuple(p.strides[0] for p in plans)
-        strides2 = tuple(p.strides[1] for p in plans)
-        periodic = tuple(p.periodic for p in plans)
+        geo = token_geometry(plans)
         use_ckpt = cfg.gradient_checkpointing_freq > 0 and self.training and torch.is_grad_enabled()
 
         if self.training and cfg.input_field_drop > 0:
@@ -207,7 +204,7 @@ class Walrus(nn.Module):
         x = jitter(x, plans, draws.patch_shifts)
 
         def encode(v: torch.Tensor) -> torch.Tensor:
-            return self.embed[dim_key](v.flatten(0, 1), field_ids, strides1, strides2).unflatten(0, (t, b))
+            return self.embed[geo.dim_key](v.flatten(0, 1), field_ids, geo.strides1, geo.strides2).unflatten(0, (t, b))
 
         h = checkpoint(encode, x, use_reentrant=False) if use_ckpt else encode(x)
 
@@ -223,11 +220,12 @@ class Walrus(nn.Module):
             h = torch.roll(h, [-r for r in total_roll], SPATIAL_DIMS)
 
         def decode(v: torch.Tensor) -> torch.Tensor:
-            return self.debed[dim_key](v.flatten(0, 1), field_ids, strides1, strides2, periodic).unflatten(0, (t, b))
+            return self.debed[geo.dim_key](v.flatten(0, 1), field_ids, geo.strides1, geo.strides2,
+                                          geo.periodic).unflatten(0, (t, b))
 
         y = checkpoint(decode, h, use_reentrant=False) if use_ckpt else decode(h)
         if self.keep_all_parameters_in_graph:
-            other = "3" if dim_key == "2" else "2"
+            other = "3" if geo.dim_key == "2" else "2"
             unused = [*self.embed[other].parameters(), *self.debed[other].parameters()]
             y = y + 0.0 * sum(p.sum() for p in unused)
         return unjitter(y, plans, draws.patch_shifts)

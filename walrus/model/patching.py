@@ -117,3 +117,18 @@ def plan_axes(spatial_shape: tuple[int, int, int], bcs: tuple[tuple[int, int], .
     target = tokens_target(spatial_shape, per_axis_2d, per_axis_3d)
     return tuple(plan_axis(n, tuple(bc), target, kernels, jitter, release_only)
                  for n, bc in zip(spatial_shape, bcs))
+
+
+@dataclass(frozen=True)
+class TokenGeometry:
+    """What the encoder/decoder pair needs from a plan: which pair, strides per axis, periodic axes."""
+
+    dim_key: str                      # "2" or "3": the number of axes longer than one cell
+    strides1: tuple[int, int, int]
+    strides2: tuple[int, int, int]
+    periodic: tuple[bool, bool, bool]
+
+
+def token_geometry(plans: tuple[AxisPlan, ...]) -> TokenGeometry:
+    return TokenGeometry(str(sum(1 for p in plans if not p.singleton)), tuple(p.strides[0] for p in plans),
+                         tuple(p.strides[1] for p in plans), tuple(p.periodic for p in plans))

@@ -22,7 +22,7 @@ import torch
 
 from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
 from walrus.model.network import Walrus
-from walrus.model.patching import AxisPlan
+from walrus.model.patching import AxisPlan, token_geometry
 from walrus.model.random_draws import Draws
 
 
@@ -59,12 +59,9 @@ def stream_step(model: Walrus, stream: StreamState, frame: torch.Tensor) -> torc
     """Feed one normalised frame (B, C, H, W, D); returns the model's output for it (B, C, H, W, D)."""
     plans, draws = stream.plans, stream.draws
     field_ids = stream.field_ids.to(frame.device)
-    dim_key = str(sum(1 for p in plans if not p.singleton))
-    strides1 = tuple(p.strides[0] for p in plans)
-    strides2 = tuple(p.strides[1] for p in plans)
-    periodic = tuple(p.periodic for p in plans)
+    geo = token_geometry(plans)
     x = jitter((frame * model.encoder_dummy).unsqueeze(0), plans, draws.patch_shifts)
-    h = model.embed[dim_key](x[0], field_ids, strides1, strides2).unsqueeze(0)
+    h = model.embed[geo.dim_key](x[0], field_ids, geo.strides1, geo.strides2).unsqueeze(0)
     total = [0, 0, 0]
     for i, block in enumerate(model.blocks):
         roll = draws.block_rolls[i]
@@ -75,6 +72,6 @@ def stream_step(model: Walrus, stream: StreamState, frame: torch.Tensor) -> torc
         h = block.space_mixing(h[0]).unsqueeze(0)
     if any(total):
         h = torch.roll(h, [-r for r in total], SPATIAL_DIMS)
-    y = model.debed[dim_key](h[0], field_ids, strides1, strides2, periodic).unsqueeze(0)
+    y = model.debed[geo.dim_key](h[0], field_ids, geo.strides1, geo.strides2, geo.periodic).unsqueeze(0)
     stream.frames_seen += 1
     return unjitter(y, plans, draws.patch_shifts)[0]
