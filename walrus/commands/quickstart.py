@@ -37,7 +37,7 @@ class Plan:
     lr: float = 2e-3
 
 
-FULL = Plan(n_traj=8, res=16, steps=40, train_steps=150, rollout=30, k=1, m=2)
+FULL = Plan(n_traj=8, res=16, steps=40, train_steps=600, rollout=30, k=1, m=2)
 FAST = Plan(n_traj=3, res=16, steps=10, train_steps=2, rollout=9, k=1, m=1)
 
 
@@ -153,7 +153,7 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
          f"surrogate / m={plan.m} solver after {hybrid.warmup} warm-up solver steps; "
          f"{counts['surrogate']} surrogate, {counts['solver']} solver steps, {counts['fallbacks']} fallbacks")
     for reason, n in counts["fallback_reasons"].items():
-        echo(f"      fallback x{n}: {reason}")
+        echo(f"      {n} x {reason}")
 
     # VRMSE of the hybrid against the solver-only run, per frame and field
     from walrus.metrics import vrmse
