@@ -30,15 +30,16 @@ class Plan:
     n_traj: int
     res: int
     steps: int          # frames per generated trajectory
-    train_steps: int
+    epochs: int
+    steps_per_epoch: int
     rollout: int        # hybrid intervals after the initial frame
     k: int
     m: int
-    lr: float = 2e-3
+    lr: float = 1e-3    # the release's schedule runs epoch 0 at a tenth of it (warm-up), later epochs at ~lr
 
 
-FULL = Plan(n_traj=8, res=16, steps=40, train_steps=600, rollout=30, k=1, m=2)
-FAST = Plan(n_traj=3, res=16, steps=10, train_steps=2, rollout=9, k=1, m=1)
+FULL = Plan(n_traj=8, res=16, steps=40, epochs=6, steps_per_epoch=100, rollout=30, k=1, m=2)
+FAST = Plan(n_traj=3, res=16, steps=10, epochs=1, steps_per_epoch=2, rollout=9, k=1, m=1)
 
 
 def _solver(res: int, seed: int):
@@ -67,7 +68,7 @@ def _train(data_dir: Path, out: Path, plan: Plan, seed: int) -> Path:
     from walrus.train.trainer import Trainer
 
     cfg = TrainConfig(datasets=[{"name": DATASET, "path": str(data_dir)}], out_dir=str(out / "train"),
-                      preset="walrus-tiny", epochs=1, steps_per_epoch=plan.train_steps, warmup_epochs=0,
+                      preset="walrus-tiny", epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch, warmup_epochs=0,
                       cooldown_epochs=0, validate_every=0, lr=plan.lr, history_2d=6, max_dt_stride=1,
                       progress=False, seed=seed)
     trainer = Trainer(cfg)
@@ -117,7 +118,7 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
         checkpoint, losses = _train(data_dir, out, plan, seed)
         summary["train_seconds"] = time.perf_counter() - t0
         summary["train_loss_first_last"] = [float(np.mean(losses[:10])), float(np.mean(losses[-10:]))]
-        echo(f"[2/4] trained walrus-tiny for {plan.train_steps} steps in {summary['train_seconds']:.1f} s "
+        echo(f"[2/4] trained walrus-tiny for {plan.epochs * plan.steps_per_epoch} steps in {summary['train_seconds']:.1f} s "
              f"(loss {summary['train_loss_first_last'][0]:.3g} -> {summary['train_loss_first_last'][1]:.3g}) "
              f"-> {checkpoint}")
     else:
