@@ -11,7 +11,7 @@ from walrus_adapters.hybrid import SOLVER, SURROGATE, Hybrid, HybridPolicy, Step
 from walrus_adapters.layout import Layout
 
 __all__ = ["DriftGuard", "Hybrid", "HybridPolicy", "StepRecord", "Layout", "SOLVER", "SURROGATE",
-           "PyClawHybrid", "WalrusHybridSolver", "ScipyIVPHybrid"]
+           "PyClawHybrid", "WalrusHybridSolver", "ScipyIVPHybrid", "DedalusHybrid"]
 
 
 def __getattr__(name):
@@ -24,4 +24,7 @@ def __getattr__(name):
     if name == "ScipyIVPHybrid":
         from walrus_adapters.scipy_ivp import ScipyIVPHybrid
         return ScipyIVPHybrid
+    if name == "DedalusHybrid":
+        from walrus_adapters.dedalus import DedalusHybrid
+        return DedalusHybrid
     raise AttributeError(f"module 'walrus_adapters' has no attribute {name!r}")

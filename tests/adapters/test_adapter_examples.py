@@ -4,6 +4,7 @@ import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from walrus_adapters import SOLVER, SURROGATE
 
@@ -32,3 +33,15 @@ def test_scipy_example(capsys):
     assert [r.kind for r in hybrid.records] == [SOLVER] * 5 + [SURROGATE, SOLVER]
     assert hybrid.y.shape == (16 * 16 * 3,) and np.isfinite(hybrid.y).all()
     assert ". . . . . S ." in capsys.readouterr().out
+
+
+def test_dedalus_example(capsys):
+    hybrid = example("adapter_dedalus.py")(res=16, steps=7)
+    assert [r.kind for r in hybrid.records] == [SOLVER] * 5 + [SURROGATE, SOLVER]
+    assert hybrid.coupling.solver.sim_time == pytest.approx(7 * 0.05)
+    # the surrogate's frame at step 6 went into the Dedalus field and the solver continued from it
+    assert hybrid.layout.boundaries == {"x": (2, 2), "y": (2, 2)}
+    s = hybrid.coupling.fields["tracer"]
+    s.change_scales(1)
+    np.testing.assert_allclose(s["g"], hybrid.frame()["tracer"])
+    assert "t = 0.350" in capsys.readouterr().out
