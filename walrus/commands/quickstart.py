@@ -38,7 +38,7 @@ class Plan:
     lr: float = 1e-3    # the release's schedule runs epoch 0 at a tenth of it (warm-up), later epochs at ~lr
 
 
-FULL = Plan(n_traj=8, res=16, steps=40, epochs=6, steps_per_epoch=100, rollout=30, k=1, m=2)
+FULL = Plan(n_traj=8, res=16, steps=40, epochs=4, steps_per_epoch=100, rollout=30, k=1, m=2)
 FAST = Plan(n_traj=3, res=16, steps=10, epochs=1, steps_per_epoch=2, rollout=9, k=1, m=1)
 
 
@@ -63,10 +63,13 @@ def _solver(res: int, seed: int):
     return solver, pyclaw.Solution(state, domain)
 
 
-def _train(data_dir: Path, out: Path, plan: Plan, seed: int) -> Path:
+def _train(data_dir: Path, out: Path, plan: Plan, seed: int) -> tuple[Path, list[float]]:
+    import shutil
+
     from walrus.train import TrainConfig
     from walrus.train.trainer import Trainer
 
+    shutil.rmtree(out / "train", ignore_errors=True)  # the trainer would resume a previous quickstart's run
     cfg = TrainConfig(datasets=[{"name": DATASET, "path": str(data_dir)}], out_dir=str(out / "train"),
                       preset="walrus-tiny", epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch, warmup_epochs=0,
                       cooldown_epochs=0, validate_every=0, lr=plan.lr, history_2d=6, max_dt_stride=1,
