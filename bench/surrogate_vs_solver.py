@@ -6,7 +6,7 @@ Three runs per code and grid, from the same initial condition and over the same 
   surrogate  surrogate-only after warm-up (k=1, m=0, the guard only checks for NaN).
 VRMSE (The Well's definition, mean over fields and over the frames after warm-up, and at the
 last frame) is against the solver run. Codes: PyClaw shallow water, py-pde diffusion (under
-pde.Controller), scipy solve_ivp linear acoustics (method of lines).
+pde.Controller), scipy solve_ivp linear acoustics (method of lines), Dedalus tracer in a shear flow.
 
     python bench/surrogate_vs_solver.py --res 32 64 --steps 20 [--pyclaw-checkpoint model.safetensors]
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import runpy
 import sys
@@ -80,6 +81,21 @@ def scipy_case(res: int, seed: int):
                               atol=1e-9, policy=policy, guard=guard)
 
     return make, dt
+
+
+def dedalus_case(res: int, seed: int):
+    from walrus_adapters import DriftGuard
+    from walrus_adapters.dedalus import DedalusHybrid
+
+    ex = runpy.run_path(str(ROOT / "examples" / "adapter_dedalus.py"))
+
+    def make(surrogate, policy, guarded):
+        solver, s = ex["tracer_in_shear"](res)
+        guard = DriftGuard(conserved={"tracer": 1e-3}, bounds={"tracer": (0.0, None)}) if guarded else DriftGuard()
+        return DedalusHybrid(solver, surrogate, fields={"tracer": s}, units={"tracer": "1"}, dt=0.05,
+                             inner_dt=0.05 / max(1, res // 8), policy=policy, guard=guard)
+
+    return make, 0.05
 
 
 def pypde_case(res: int, seed: int):
@@ -169,7 +185,7 @@ def measure(name: str, case, res: int, steps: int, k: int, m: int, surrogate_fac
 
 def machine() -> dict:
     return dict(python=platform.python_version(), torch=torch.__version__, cpu=platform.processor() or platform.machine(),
-                cpu_count=__import__("os").cpu_count(), threads=torch.get_num_threads(), platform=platform.platform())
+                cpu_count=os.cpu_count(), threads=torch.get_num_threads(), platform=platform.platform())
 
 
 def main(argv=None) -> dict:
@@ -179,7 +195,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--m", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--codes", nargs="+", default=["pyclaw_shallow_water", "pypde_diffusion", "scipy_acoustics"])
+    parser.add_argument("--codes", nargs="+", default=["pyclaw_shallow_water", "pypde_diffusion", "scipy_acoustics",
+                                                          "dedalus_tracer"])
     parser.add_argument("--pyclaw-checkpoint", default=None, help="a shallow-water model (e.g. from walrus quickstart)")
     parser.add_argument("--out", type=Path, default=RESULTS / "surrogate_vs_solver_cpu.json")
     args = parser.parse_args(argv)
@@ -187,7 +204,8 @@ def main(argv=None) -> dict:
     import walrus
     from walrus.surrogate import Surrogate
 
-    cases = {"pyclaw_shallow_water": pyclaw_case, "pypde_diffusion": pypde_case, "scipy_acoustics": scipy_case}
+    cases = {"pyclaw_shallow_water": pyclaw_case, "pypde_diffusion": pypde_case, "scipy_acoustics": scipy_case,
+             "dedalus_tracer": dedalus_case}
     untrained = walrus.get_model("walrus-tiny").eval()
     trained = Surrogate.from_pretrained(args.pyclaw_checkpoint).model if args.pyclaw_checkpoint else None
     rows = []
