@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import DT, UNITS, shallow_water
+from adapter_helpers import DT, UNITS, shallow_water
 from walrus.errors import BoundaryError, FieldError, UnitError
 from walrus_adapters import HybridPolicy
 from walrus_adapters.pyclaw import PyClawHybrid

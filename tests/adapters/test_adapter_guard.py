@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import DT, UNITS, shallow_water, solver_only_heights
+from adapter_helpers import DT, UNITS, shallow_water, solver_only_heights
 from walrus.errors import FieldError
 from walrus_adapters import DriftGuard, HybridPolicy, SOLVER, SURROGATE
 from walrus_adapters.pyclaw import PyClawHybrid
