@@ -85,6 +85,7 @@ class Layout:
     constant_fields: Mapping[str, np.ndarray] = field(default_factory=dict)
     constant_units: Mapping[str, str] = field(default_factory=dict)
     parameters: Mapping[str, float] = field(default_factory=dict)
+    coord_units: Mapping[str, str] = field(default_factory=dict)  # axes and "time", e.g. {"x": "m", "time": "s"}
 
     @property
     def ranks(self) -> dict[str, int]:
@@ -99,7 +100,7 @@ class Layout:
         return State(fields={n: np.stack([np.asarray(f[n]) for f in frames]) for n in self.units},
                      time=np.asarray(times, dtype=np.float64), coords=self.coords, boundaries=self.boundaries,
                      constant_fields=self.constant_fields, parameters=self.parameters,
-                     units={**self.units, **self.constant_units})
+                     units={**self.units, **self.constant_units, **self.coord_units})
 
     def frame(self, state: State, index: int = -1) -> dict[str, np.ndarray]:
         """One frame of a State (as the surrogate returns it: the solver's units) as ``{field: array}``."""

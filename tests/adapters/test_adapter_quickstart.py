@@ -24,6 +24,7 @@ def test_quickstart_fast_writes_what_it_prints(tmp_path):
 
     with xr.open_dataset(tmp_path / "hybrid.nc") as hybrid, xr.open_dataset(tmp_path / "solver.nc") as solver:
         assert hybrid["height"].attrs["units"] == "m" and hybrid["velocity"].attrs["units"] == "m s-1"
+        assert hybrid["time"].attrs["units"] == "s" and hybrid["x"].attrs["units"] == "m"
         assert hybrid.sizes["time"] == FAST.rollout + 1 == solver.sizes["time"]
         kinds = hybrid["step_kind"].values
         assert kinds[:6].tolist() == [0] * 6 and kinds.sum() == summary["steps"]["surrogate"]

@@ -38,7 +38,7 @@ class Plan:
     lr: float = 1e-3    # the release's schedule runs epoch 0 at a tenth of it (warm-up), later epochs at ~lr
 
 
-FULL = Plan(n_traj=8, res=16, steps=40, epochs=4, steps_per_epoch=100, rollout=30, k=1, m=2)
+FULL = Plan(n_traj=8, res=16, steps=40, epochs=8, steps_per_epoch=100, rollout=30, k=1, m=2)
 FAST = Plan(n_traj=3, res=16, steps=10, epochs=1, steps_per_epoch=2, rollout=9, k=1, m=1)
 
 
@@ -188,12 +188,15 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
 
 
 def _write_outputs(out: Path, hybrid, solver_frames, hybrid_frames, kinds, err, channels, surrogate_kind) -> dict:
+    import dataclasses
+
     from walrus.io.xr import to_netcdf
 
     times = np.arange(len(solver_frames)) * hybrid.dt
+    layout = dataclasses.replace(hybrid.layout, coord_units={"x": "m", "y": "m", "time": "s"})
     paths = {}
     for name, frames in (("solver", solver_frames), ("hybrid", hybrid_frames)):
-        ds = hybrid.layout.state(frames, times).to_dataset()
+        ds = layout.state(frames, times).to_dataset()
         if name == "hybrid":
             flags = np.array([0] + [1 if k == surrogate_kind else 0 for k in kinds], dtype=np.int8)
             ds["step_kind"] = ("time", flags, {"flag_values": np.array([0, 1], dtype=np.int8),
