@@ -50,6 +50,39 @@ def field_vrmse(pred: State, truth: dict[str, np.ndarray], n_dims: int) -> float
     return float(np.mean(scores))
 
 
+def step_latency(preset: str, device: str, size: int, history: int, repeat: int = 5) -> dict:
+    """Per-step model time of the two modes on a (history, 1, 4, size, size) window, untrained weights:
+    exact = one forward over the window; streaming = one frame through the cached network."""
+    import walrus
+    from walrus.model.streaming import open_stream, stream_step
+
+    model = walrus.get_model(preset, device=device).eval()
+    x = torch.randn(history, 1, 4, size, size, 1, device=device)
+    ids, bcs = torch.tensor([3, 4, 5, 28], device=device), [[2, 2], [0, 0], [2, 2]]
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    draws = model.draw_for(x.shape, [bcs], torch.Generator().manual_seed(0))
+
+    def timed(fn) -> float:
+        fn()
+        sync()
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    with torch.no_grad():
+        exact = timed(lambda: model(x, ids, [bcs], draws=draws, check_inputs=False))
+        stream = open_stream(model, x.shape[1:], ids, bcs, max_frames=history, draws=draws)
+        for t in range(history):
+            stream_step(model, stream, x[t])
+        streaming = timed(lambda: stream_step(model, stream, x[-1]))
+    return dict(preset=preset, device=device, window=[history, size, size], exact_s=exact, streaming_s=streaming,
+                speedup=exact / streaming)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="shallow_water_pyclaw")
@@ -63,7 +96,20 @@ def main() -> None:
     p.add_argument("--rollout", type=int, default=20)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "streaming_rollout_cpu.json")
+    p.add_argument("--latency-presets", nargs="*", default=[], help="only time the two modes per step for these presets")
     a = p.parse_args()
+    if a.latency_presets:
+        rows = [step_latency(name, a.device, 128, 6) for name in a.latency_presets]
+        for r in rows:
+            print(f"{r['preset']:<13} exact {r['exact_s'] * 1e3:8.1f} ms/step  streaming {r['streaming_s'] * 1e3:8.1f} ms/step  "
+                  f"speed-up {r['speedup']:.2f}x", flush=True)
+        payload = dict(benchmark="streaming_step_latency", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       command=" ".join([Path(sys.executable).name, *sys.argv]),
+                       machine=dict(torch=torch.__version__, device=a.device,
+                                    gpu=torch.cuda.get_device_name(0) if a.device.startswith("cuda") else None),
+                       results=rows)
+        a.out.write_text(json.dumps(payload, indent=2))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
