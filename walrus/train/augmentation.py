@@ -8,24 +8,22 @@ each component of a rank-k field is re-indexed by the same permutation and picks
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 
+from walrus.data import augment
 from walrus.train.batching import Batch, ChannelLayout
 
 _SPATIAL = (3, 4, 5)
 
 
 def proper_rotations() -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
-    """The 24 rotations as (perm, signs): new axis j is old axis perm[j], negated where signs[j] = -1."""
+    """The 24 rotations of `walrus.data.augment` as (perm, signs): R[j, perm[j]] = signs[j], i.e.
+    new axis j is old axis perm[j], negated where signs[j] = -1."""
     out = []
-    for perm in itertools.permutations(range(3)):
-        parity = np.linalg.det(np.eye(3)[list(perm)])
-        for signs in itertools.product((1, -1), repeat=3):
-            if parity * np.prod(signs) > 0:
-                out.append((perm, signs))
+    for matrix in augment.proper_rotations(3):
+        perm = tuple(int(np.flatnonzero(row)[0]) for row in matrix)
+        out.append((perm, tuple(int(matrix[j, perm[j]]) for j in range(3))))
     return out
 
 
