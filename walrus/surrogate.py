@@ -115,14 +115,16 @@ class Surrogate:
         self._window(st, require=False)
 
     def _window(self, st: State, require: bool = True) -> State:
+        """The recorded history followed by the given frames. Given frames win over recorded ones at
+        the same or later times (a solver re-computing a frame, or handing back the surrogate's own)."""
         need = self.history_for(st)
         buf = self._buffer
-        if buf is not None and _layout_key(buf) == _layout_key(st) and buf.time[-1] < st.time[0]:
+        merged = _last(st, need)
+        if buf is not None and _layout_key(buf) == _layout_key(st) and buf.time[0] < st.time[0]:
+            earlier = int(np.searchsorted(buf.time, st.time[0], side="left"))  # recorded frames before st
+            merged = _first(buf, earlier)
             for i in range(st.n_steps):
-                buf = buf.push({n: st.fields[n][i] for n in st.fields}, float(st.time[i]), keep=need)
-            merged = buf
-        else:
-            merged = _last(st, need)
+                merged = merged.push({n: st.fields[n][i] for n in st.fields}, float(st.time[i]), keep=need)
         self._buffer = merged
         if require and merged.n_steps < need:
             raise HistoryError(
@@ -216,6 +218,10 @@ def _last(st: State, n: int) -> State:
     if st.n_steps <= n:
         return st
     return dataclasses.replace(st, fields={k: v[-n:] for k, v in st.fields.items()}, time=st.time[-n:])
+
+
+def _first(st: State, n: int) -> State:
+    return dataclasses.replace(st, fields={k: v[:n] for k, v in st.fields.items()}, time=st.time[:n])
 
 
 def _keep_like(new: State, given: State) -> State:

@@ -62,6 +62,7 @@ def test_schedule_follows_the_release():
     assert lr[195] == pytest.approx(lr[190] * (1 - math.sqrt(0.5)))
     assert lr[200] == pytest.approx(0.0, abs=1e-12)
     assert all(a >= b for a, b in zip(lr[10:], lr[11:]))
+    assert warmup_invsqrt_cooldown(0, 5, warmup=0, cooldown=0) == 1.0  # no warmup: full rate from the start
 
 
 def test_sampler_is_uniform_over_datasets_not_sizes():
@@ -118,3 +119,17 @@ def test_rotation_then_inverse_is_identity(wave_corpus):
         inv_signs = tuple(signs[inv_perm[j]] for j in range(3))
         back = rotate_batch(rotate_batch(batch, layout, perm, signs), layout, inv_perm, inv_signs)
         assert torch.equal(back.x, batch.x) and torch.equal(back.bcs, batch.bcs)
+
+
+def test_declared_field_transforms_pick_the_model_slot_and_values(wave_corpus):
+    from walrus.hooks import FieldSpec
+    from walrus.train.trainer import declared_transforms
+
+    ds = WellWindowDataset(wave_corpus["waves2d"], split="train", n_steps_input=3, n_steps_output=1)
+    log_density = FieldSpec("log10_density", 0, "1", "log10_density", source="density", transform="log10")
+    layout = channel_layout(ds, transforms={"density": log_density})
+    assert layout.names[0] == "log10_density" and layout.field_ids[0] == RELEASE_FIELD_NAMES.index("log10_density")
+    batch = collate([ds[0]], layout)
+    torch.testing.assert_close(batch.x[:, 0, 0, :, :, 0], torch.log10(ds[0]["input_fields"][..., 0].float()))
+    assert declared_transforms("acoustics_inclusions_pyclaw")["density"].name == "zeros_like_density"
+    assert declared_transforms("not_a_registered_dataset") == {}

@@ -30,6 +30,7 @@ class ChannelLayout:
     n_spatial_dims: int
     fields: tuple[str, ...] = ()      # per lifted channel: the field it is a component of
     indices: tuple[tuple[int, ...], ...] = ()  # per lifted channel: its tensor indices (axis numbers)
+    value_transforms: tuple = ()      # per lifted channel: None, or the plugin transform of its field
 
     @property
     def n_variable(self) -> int:
@@ -41,14 +42,19 @@ class ChannelLayout:
         return torch.tensor([s >= 0 for s in self.source])
 
 
-def channel_layout(dataset, fieldset: FieldSet | None = None) -> ChannelLayout:
-    """Channel layout of a `WellWindowDataset` (its first file's fields and axes)."""
+def channel_layout(dataset, fieldset: FieldSet | None = None, transforms: dict | None = None) -> ChannelLayout:
+    """Channel layout of a `WellWindowDataset` (its first file's fields and axes).
+
+    `transforms` maps a stored field name to the plugin `FieldSpec` the model sees instead (a
+    dataset's declared transforms, e.g. acoustic `density` -> `zeros_like_density`, or
+    `density` -> `log10_density` by log10): its vocabulary slot is used and its values transformed.
+    """
     fieldset = fieldset or default_fieldset()
+    transforms = transforms or {}
     info = dataset.files[0]
     axes = tuple(info.axes)
     full_axes = lifted_axes(axes, MODEL_AXES)
-
-    fields, indices = [], []
+    fields, indices, value_transforms = [], [], []
 
     def lift(time_varying: bool):
         names, source, offset = [], [], 0
@@ -57,19 +63,22 @@ def channel_layout(dataset, fieldset: FieldSet | None = None) -> ChannelLayout:
                 continue
             stored = {s: offset + i for i, s in enumerate(component_suffixes(rank, axes))}
             offset += len(stored)
+            target = transforms.get(name)
+            model_name = (target.vocabulary or target.name) if target is not None else name
             for combo in itertools.product(range(MODEL_AXES), repeat=rank):
                 suffix = "".join(full_axes[a] for a in combo)
-                names.append(f"{name}_{suffix}" if suffix else name)
+                names.append(f"{model_name}_{suffix}" if suffix else model_name)
                 source.append(stored.get(suffix, -1))
                 fields.append(name)
                 indices.append(combo)
+                value_transforms.append(target if target is not None and target.transform != "identity" else None)
         return names, source
 
     var_names, var_source = lift(True)
     const_names, const_source = lift(False)
     names = tuple(var_names + const_names)
     return ChannelLayout(names, tuple(fieldset.id(n) for n in names), tuple(var_source), tuple(const_source),
-                         len(axes), tuple(fields), tuple(indices))
+                         len(axes), tuple(fields), tuple(indices), tuple(value_transforms))
 
 
 @dataclass
@@ -89,12 +98,16 @@ class Batch:
                      self.padded_mask.to(device), self.n_variable, self.dataset)
 
 
-def _gather(channels_last: torch.Tensor, source: tuple[int, ...]) -> torch.Tensor:
-    """Pick channels by index, zeros where the index is -1."""
+def _gather(channels_last: torch.Tensor, source: tuple[int, ...], transforms: tuple = ()) -> torch.Tensor:
+    """Pick channels by index, zeros where the index is -1, applying per-channel field transforms."""
     index = torch.tensor([max(s, 0) for s in source])
     out = channels_last.index_select(-1, index)
     keep = torch.tensor([s >= 0 for s in source], dtype=out.dtype)
-    return out * keep
+    out = out * keep
+    for c, spec in enumerate(transforms[: len(source)]):
+        if spec is not None:
+            out[..., c] = torch.as_tensor(spec.forward(out[..., c].numpy()), dtype=out.dtype)
+    return out
 
 
 def collate(samples: list[dict], layout: ChannelLayout, dataset: str = "") -> Batch:
@@ -106,11 +119,14 @@ def collate(samples: list[dict], layout: ChannelLayout, dataset: str = "") -> Ba
             t = t.unsqueeze(-2)
         return t.movedim(-1, 2).movedim(1, 0).contiguous()
 
-    inputs = torch.stack([_gather(s["input_fields"], layout.source) for s in samples]).float()
-    outputs = torch.stack([_gather(s["output_fields"], layout.source) for s in samples]).float()
+    var_tf = layout.value_transforms[: layout.n_variable]
+    const_tf = layout.value_transforms[layout.n_variable:]
+    inputs = torch.stack([_gather(s["input_fields"], layout.source, var_tf) for s in samples]).float()
+    outputs = torch.stack([_gather(s["output_fields"], layout.source, var_tf) for s in samples]).float()
     x = lift(inputs)
     if layout.constant_source:
-        const = torch.stack([_gather(s["constant_fields"], layout.constant_source) for s in samples]).float()
+        const = torch.stack([_gather(s["constant_fields"], layout.constant_source, const_tf)
+                             for s in samples]).float()
         const = lift(const.unsqueeze(1)).expand(x.shape[0], -1, -1, *x.shape[3:])
         x = torch.cat([x, const], dim=2)
     bcs = torch.stack([torch.as_tensor(s["boundary_conditions"], dtype=torch.long) for s in samples])

@@ -10,7 +10,7 @@ def warmup_invsqrt_cooldown(epoch: int, max_epochs: int, warmup: int = 10, coold
     """Multiplier of the base learning rate at `epoch` (stepped once per epoch, from 0)."""
 
     def decay(e: int) -> float:
-        if e <= warmup:
+        if warmup and e <= warmup:
             return 0.1 + 0.9 * e / max(warmup, 1)
         return 1.0 / (1.0 + math.sqrt(e - warmup + offset) - math.sqrt(offset))
 

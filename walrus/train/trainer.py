@@ -59,6 +59,19 @@ def resolve_dataset_root(entry: DatasetConfig) -> Path:
     return root
 
 
+def declared_transforms(name: str) -> dict:
+    """The field transforms a registered dataset declares (stored name -> model FieldSpec); none
+    for datasets the plugins do not know."""
+    from walrus.plugins import get_registry
+
+    registry = get_registry()
+    try:
+        spec = registry.dataset(name)
+    except KeyError:
+        return {}
+    return {stored: registry.field(target) for stored, target in spec.transforms.items()}
+
+
 def build_model(cfg: TrainConfig) -> walrus.Walrus:
     if cfg.init_from:
         config = walrus.get_preset(cfg.preset).config.replace(**cfg.model_overrides)
@@ -124,7 +137,7 @@ class Trainer:
                                           n_steps_output=rollout)
         if len(train) == 0:
             raise ValueError(f"dataset {entry.name!r}: trajectories are too short for a {history}+1 frame window")
-        return CorpusMember(entry.name, train, valid, channel_layout(train, vocabulary),
+        return CorpusMember(entry.name, train, valid, channel_layout(train, vocabulary, declared_transforms(entry.name)),
                             self.cfg.batch_size_3d if three_d else self.cfg.batch_size_2d)
 
     def _engine(self):
