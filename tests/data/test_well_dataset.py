@@ -10,7 +10,7 @@ from walrus.data.well_dataset import WellWindowDataset, max_stride, windows_per_
 from walrus.errors import ShapeError, WellFormatError
 from walrus.io.examples import write_example_dataset, write_example_well_file
 
-well_data = pytest.importorskip("the_well.data")
+import the_well.data as well_data  # noqa: E402  (a dev dependency: a missing install must fail, not skip)
 
 
 @pytest.fixture(scope="module", params=[2, 3], ids=["2d", "3d"])

@@ -17,7 +17,7 @@ from walrus.io.examples import write_example_dataset, write_example_well_file
 from walrus.model.patching import OPEN, PERIODIC, WALL
 from walrus.units import ureg
 
-well_data = pytest.importorskip("the_well.data")
+import the_well.data as well_data  # noqa: E402  (a dev dependency: a missing install must fail, not skip)
 
 
 # ------------------------------------------------------------------ schema (WELL_FORMAT.md §1-2)

@@ -64,7 +64,6 @@ def test_fsdp2_hsdp_training_run_checkpoints_and_exports(tmp_path, wave_corpus):
 
 
 def test_two_process_deepspeed_zero2_trains_and_its_loss_falls(tmp_path, wave_corpus):
-    pytest.importorskip("deepspeed")
     config = write_config(tmp_path, {"waves2d": wave_corpus["waves2d"]}, engine="deepspeed", zero_stage=2,
                           steps_per_epoch=40, checkpoint_every=40)
     torchrun("-m", "walrus.cli", "train", config, env={"DS_ACCELERATOR": "cpu"})
