@@ -29,7 +29,7 @@ def logged_losses(out_dir: Path) -> dict[int, float]:
 
 
 def test_tiny_overfits_a_small_dataset(wave_corpus, tmp_path):
-    cfg = small_config({"waves2d": wave_corpus["waves2d"]}, tmp_path, epochs=1, steps_per_epoch=150, lr=3e-3,
+    cfg = small_config({"waves2d": wave_corpus["waves2d"]}, tmp_path, epochs=1, steps_per_epoch=150, lr=3e-4,
                        deterministic_model=True, augment=False, max_dt_stride=1, checkpoint_every=1000)
     losses = Trainer(cfg).fit()
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
