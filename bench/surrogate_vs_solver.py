@@ -198,6 +198,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--codes", nargs="+", default=["pyclaw_shallow_water", "pypde_diffusion", "scipy_acoustics",
                                                           "dedalus_tracer"])
     parser.add_argument("--pyclaw-checkpoint", default=None, help="a shallow-water model (e.g. from walrus quickstart)")
+    parser.add_argument("--device", default="cpu", help="where the surrogate runs (the solvers stay on the CPU)")
     parser.add_argument("--out", type=Path, default=RESULTS / "surrogate_vs_solver_cpu.json")
     args = parser.parse_args(argv)
 
@@ -206,8 +207,8 @@ def main(argv=None) -> dict:
 
     cases = {"pyclaw_shallow_water": pyclaw_case, "pypde_diffusion": pypde_case, "scipy_acoustics": scipy_case,
              "dedalus_tracer": dedalus_case}
-    untrained = walrus.get_model("walrus-tiny").eval()
-    trained = Surrogate.from_pretrained(args.pyclaw_checkpoint).model if args.pyclaw_checkpoint else None
+    untrained = walrus.get_model("walrus-tiny", device=args.device).eval()
+    trained = Surrogate.from_pretrained(args.pyclaw_checkpoint, device=args.device).model if args.pyclaw_checkpoint else None
     rows = []
     for code in args.codes:
         model = trained if (code == "pyclaw_shallow_water" and trained is not None) else untrained
@@ -222,7 +223,9 @@ def main(argv=None) -> dict:
                   f"  surrogate {row['surrogate']['vrmse_after_warmup']:.3g}"
                   f"  | fallbacks {row['hybrid']['fallbacks']}", flush=True)
     result = dict(benchmark="surrogate_vs_solver", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  command=" ".join([Path(sys.executable).name, *sys.argv]), machine=machine(), results=rows)
+                  command=" ".join([Path(sys.executable).name, *sys.argv]), device=args.device,
+                  machine=dict(machine(), gpu=torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None),
+                  results=rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
