@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Literal
 
 import torch
 
+from walrus.atomic import atomic_path
 from walrus.model.config import CONFIG_FORMAT_VERSION, WalrusConfig, get_preset
 from walrus.model.network import Walrus
 
@@ -21,13 +21,6 @@ _STRIP_PREFIXES = ("module.", "_orig_mod.")
 
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be used; the message names the file and the reason."""
-
-
-def _atomic_target(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
 
 
 def save_checkpoint(model: Walrus, path: str | os.PathLike, preset: str | None = None,
@@ -51,12 +44,8 @@ def save_checkpoint(model: Walrus, path: str | os.PathLike, preset: str | None =
     for key, value in (metadata or {}).items():
         meta[f"user.{key}"] = value if isinstance(value, str) else json.dumps(value)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

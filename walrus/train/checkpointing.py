@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from walrus.atomic import atomic_path
 from walrus.model.checkpoint import CheckpointError
 
 
@@ -28,12 +29,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _barrier() -> None:
@@ -68,7 +63,8 @@ def save_training_checkpoint(root: Path, engine, scheduler, progress: dict, is_m
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _write_text_atomic(root / "latest", name)
+        with atomic_path(root / "latest") as pointer:
+            pointer.write_text(name)
     _barrier()
     return final
 
