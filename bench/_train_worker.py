@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
 
-from datasets import travelling_wave_dataset  # noqa: E402
+from wave_datasets import travelling_wave_dataset  # noqa: E402
 from walrus.train import TrainConfig  # noqa: E402
 from walrus.train.trainer import Trainer  # noqa: E402
 

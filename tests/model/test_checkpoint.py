@@ -9,7 +9,7 @@ import walrus
 from walrus.model import CheckpointError, extend_vocabulary, load_checkpoint, load_official, save_checkpoint
 from walrus.model.checkpoint import read_metadata
 
-from conftest import FIELDS, PERIODIC_2D, tiny
+from model_helpers import FIELDS, PERIODIC_2D, tiny
 
 
 def outputs(model, x, fields=FIELDS):

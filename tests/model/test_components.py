@@ -10,7 +10,7 @@ from walrus.model.norms import RMSGroupNorm
 from walrus.model.space_attention import FullAttention
 from walrus.model.time_attention import AxialTimeAttention, t5_causal_bucket
 
-from conftest import redraw_weights
+from model_helpers import redraw_weights
 
 
 @pytest.mark.parametrize("groups", [1, 4, 8])

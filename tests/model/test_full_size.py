@@ -10,7 +10,7 @@ import torch
 import walrus
 from walrus.model import predict_next
 
-from conftest import FIELDS, PERIODIC_2D, WALL_2D, redraw_weights, tiny
+from model_helpers import FIELDS, PERIODIC_2D, WALL_2D, redraw_weights, tiny
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -6,7 +6,7 @@ import torch
 import walrus
 from walrus.model import Draws, WalrusInputError
 
-from conftest import FIELDS, PERIODIC_2D, WALL_2D, tiny
+from model_helpers import FIELDS, PERIODIC_2D, WALL_2D, tiny
 
 
 def run(model, x, bcs=PERIODIC_2D, fields=FIELDS, seed=0, **kw):

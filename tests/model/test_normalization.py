@@ -5,7 +5,7 @@ import torch
 from walrus.model import predict_next, rms_stats
 from walrus.model.normalization import normalize_delta, normalize_input, reconstruct
 
-from conftest import FIELDS, PERIODIC_2D, tiny
+from model_helpers import FIELDS, PERIODIC_2D, tiny
 
 
 def test_stats_are_rms_over_time_and_space_without_mean_removal():

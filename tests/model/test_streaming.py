@@ -5,7 +5,7 @@ import torch
 
 from walrus.model.streaming import open_stream, stream_step
 
-from conftest import FIELDS, tiny
+from model_helpers import FIELDS, tiny
 
 BCS = [[0, 0], [2, 2], [2, 2]]
 

@@ -6,7 +6,7 @@ import torch
 from walrus.model import UnsupportedGridError
 from walrus.model.patching import plan_axes
 
-from conftest import tiny
+from model_helpers import tiny
 
 P, W, O = 2, 0, 1
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import small_config  # noqa: E402
+from train_helpers import small_config  # noqa: E402
 from walrus.train import Trainer  # noqa: E402
 
 corpus, out, steps = json.loads(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from walrus.model import CheckpointError, load_checkpoint
 from walrus.train import Trainer
 
-from conftest import small_config
+from train_helpers import small_config
 
 
 def logged_losses(out_dir: Path) -> dict[int, float]:

@@ -1,0 +1,14 @@
+"""Shared by the training tests (a plain module: every test directory's conftest is named `conftest`)."""
+
+from pathlib import Path
+
+
+def small_config(corpus: dict, out_dir: Path, **overrides):
+    """A TrainConfig for a few fast steps of walrus-tiny on `corpus` ({name: dataset root})."""
+    from walrus.train import TrainConfig
+
+    options = dict(datasets=[{"name": k, "path": str(v)} for k, v in corpus.items()], out_dir=str(out_dir),
+                   history_2d=3, history_3d=2, epochs=2, steps_per_epoch=4, warmup_epochs=0, cooldown_epochs=0,
+                   validate_every=0, progress=False, lr=1e-3)
+    options.update(overrides)
+    return TrainConfig(**options)
