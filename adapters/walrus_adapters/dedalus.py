@@ -21,7 +21,7 @@ import numpy as np
 
 from walrus.boundaries import PERIODIC
 from walrus.errors import FieldError
-from walrus.fields import FIELDS
+from walrus.plugins import fieldset
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
@@ -68,10 +68,10 @@ class DedalusHybrid(Hybrid):
         names = tuple(fields)
         units = check_units(names, units)
         for name, f in fields.items():
-            if len(f.tensorsig) != FIELDS[name].rank:
+            if len(f.tensorsig) != fieldset()[name].rank:
                 raise FieldError("tensor rank differs from the Dedalus field's", field=name,
                                  expected=f"rank {len(f.tensorsig)} ({f.name})",
-                                 received=f"walrus field of rank {FIELDS[name].rank}")
+                                 received=f"walrus field of rank {fieldset()[name].rank}")
         if not inner_dt > 0:
             raise ValueError(f"inner_dt: expected the positive Dedalus time step, got {inner_dt!r}")
         first = next(iter(fields.values()))

@@ -16,7 +16,7 @@ import numpy as np
 
 from walrus.boundaries import BOUNDARY_NAMES, parse_axis
 from walrus.errors import BoundaryError, FieldError, UnitError
-from walrus.fields import FIELDS
+from walrus.plugins import fieldset
 from walrus.state import State
 
 __all__ = ["Layout", "check_units", "resolve_boundaries"]
@@ -29,13 +29,14 @@ def check_units(names: Sequence[str], units: Mapping[str, str] | None, *, what: 
     surrogate input 1000 times off.
     """
     units = dict(units or {})
+    known = fieldset()
     for name in names:
-        if name not in FIELDS:
-            raise FieldError(f"unknown {what}", field=name, expected=f"a registered walrus field, e.g. {list(FIELDS.fields)[:8]}",
-                             received=repr(name), hint="register it with walrus.fields.FIELDS.register(Field(...))")
+        if name not in known:
+            raise FieldError(f"unknown {what}", field=name, expected=f"a registered walrus field, e.g. {list(known.fields)[:8]}",
+                             received=repr(name), hint="a plugin declares it (walrus_fields hook; walrus.plugins.register)")
         if name not in units:
             raise UnitError(f"no units declared for this {what}", field=name,
-                            expected=f"units={{'{name}': ...}} in the solver's units (walrus's are '{FIELDS[name].units}')",
+                            expected=f"units={{'{name}': ...}} in the solver's units (walrus's are '{known[name].units}')",
                             received=f"units for {sorted(units)}")
     extra = sorted(set(units) - set(names))
     if extra:
@@ -89,7 +90,7 @@ class Layout:
 
     @property
     def ranks(self) -> dict[str, int]:
-        return {name: FIELDS[name].rank for name in self.units}
+        return {name: fieldset()[name].rank for name in self.units}
 
     def state(self, frames: Sequence[Mapping[str, np.ndarray]], times: Sequence[float]) -> State:
         """A State of these frames (oldest first) in the solver's units; the State checks shapes and units."""

@@ -24,7 +24,7 @@ from pde.solvers.base import SolverBase
 
 from walrus.boundaries import PERIODIC
 from walrus.errors import FieldError, ShapeError
-from walrus.fields import FIELDS
+from walrus.plugins import fieldset
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
@@ -100,7 +100,7 @@ class WalrusHybridSolver(SolverBase):
         self.inner, self.inner_dt = inner, float(inner_dt)
         self.policy, self.guard, self.boundaries = policy or HybridPolicy(), guard or DriftGuard(), boundaries
         self.hybrid: Hybrid | None = None
-        self.guard.validate({n: FIELDS[n].rank for n in self.fields})
+        self.guard.validate({n: fieldset()[n].rank for n in self.fields})
 
     def _inner_solver(self) -> SolverBase:
         if isinstance(self.inner, SolverBase):
@@ -115,10 +115,10 @@ class WalrusHybridSolver(SolverBase):
                              expected=f"{len(parts)} names for {[p.label or type(p).__name__ for p in parts]}",
                              received=self.fields)
         for name, part in zip(self.fields, parts):
-            if FIELDS[name].rank != part.rank:
+            if fieldset()[name].rank != part.rank:
                 raise FieldError("tensor rank differs from the py-pde field's", field=name,
                                  expected=f"rank {part.rank} ({type(part).__name__})",
-                                 received=f"walrus field of rank {FIELDS[name].rank}")
+                                 received=f"walrus field of rank {fieldset()[name].rank}")
         if np.iscomplexobj(state.data):
             raise ShapeError("complex state", field="state", expected="real-valued fields", received=str(state.data.dtype))
         grid = state.grid

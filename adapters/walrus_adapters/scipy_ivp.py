@@ -20,7 +20,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from walrus.errors import ShapeError
-from walrus.fields import FIELDS
+from walrus.plugins import fieldset
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
@@ -33,7 +33,7 @@ class VectorLayout:
 
     def __init__(self, names, spatial: tuple[int, ...]):
         D = len(spatial)
-        self.shapes = {n: spatial + (D,) * FIELDS[n].rank for n in names}
+        self.shapes = {n: spatial + (D,) * fieldset()[n].rank for n in names}
         self.size = sum(int(np.prod(s)) for s in self.shapes.values())
 
     def unpack(self, y: np.ndarray) -> dict[str, np.ndarray]:
