@@ -1,6 +1,7 @@
 """Boundary-condition codes per axis side, as The Well and the network use them.
 
-Codes come from :mod:`walrus.model.patching` (WALL=0, OPEN=1, PERIODIC=2); this module only
+The codes (WALL=0, OPEN=1, PERIODIC=2) are defined here, at the bottom of the import graph, so the
+model, the I/O and the plugins share them without importing each other. This module also
 parses what users write ("wall", "PERIODIC", 2, ("WALL", "OPEN")) into a (low, high) pair and
 checks it, so every entry point accepts the same spellings and rejects the same mistakes.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from walrus.errors import BoundaryError
-from walrus.model.patching import BOUNDARY_NAMES, OPEN, PERIODIC, WALL
 
 __all__ = ["WALL", "OPEN", "PERIODIC", "BOUNDARY_NAMES", "BOUNDARY_CODES", "parse_side", "parse_axis",
            "parse_boundaries", "format_axis"]
 
+WALL, OPEN, PERIODIC = 0, 1, 2
+BOUNDARY_NAMES = {WALL: "WALL", OPEN: "OPEN", PERIODIC: "PERIODIC"}
 BOUNDARY_CODES = {name: code for code, name in BOUNDARY_NAMES.items()}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from walrus.errors import FieldError
-from walrus.model.vocabulary import RELEASE_FIELD_NAMES
+from walrus.vocabulary import RELEASE_FIELD_NAMES
 from walrus.units import format_units, parse_units
 
 __all__ = ["FIELDS", "Field", "FieldSet", "component_names", "component_suffixes", "default_fieldset", "CARTESIAN_AXES",

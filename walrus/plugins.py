@@ -138,7 +138,7 @@ def _canonical(spec: FieldSpec, plugin: str) -> FieldSpec:
 
 def _check_vocabulary(reg: Registry) -> None:
     """A field's vocabulary name must be a release name, so the official checkpoint's slots apply."""
-    from walrus.model.vocabulary import RELEASE_FIELD_NAMES
+    from walrus.vocabulary import RELEASE_FIELD_NAMES
 
     for name, spec in reg.fields.items():
         if spec.vocabulary is None:

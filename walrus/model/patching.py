@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-WALL, OPEN, PERIODIC = 0, 1, 2
-BOUNDARY_NAMES = {WALL: "WALL", OPEN: "OPEN", PERIODIC: "PERIODIC"}
+from walrus.boundaries import BOUNDARY_NAMES, OPEN, PERIODIC, WALL  # noqa: F401  (re-exported)
 
 RELEASE_STRIDE_TABLE: dict[int, tuple[int, int]] = {
     0: (1, 1), 1: (1, 1), 4: (2, 2), 8: (4, 2), 12: (6, 2), 16: (4, 4), 24: (6, 4), 32: (8, 4),

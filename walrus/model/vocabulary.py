@@ -1,38 +1,14 @@
-"""The release's 67-slot field vocabulary (ARCHITECTURE.md §2).
+"""The model's view of the field vocabulary: the release's 67 slots and the jitterer's flag ids.
 
-The encoder's first convolution and the decoder's last one hold one weight column per
-vocabulary slot, so a field's *position* in this list is part of the checkpoint.
-Ids 0-2 are the boundary/bias flag channels that the patch jitterer appends.
+The list itself lives in :mod:`walrus.vocabulary` (torch-free, so fields, plugins and I/O can use
+it); it is re-exported here for the model code and for existing imports.
 """
 
 from __future__ import annotations
 
-_AXES = ("x", "y", "z")
-_PAIRS = tuple(a + b for a in _AXES for b in _AXES)  # row-major: xx, xy, xz, yx, ...
+from walrus.vocabulary import RELEASE_FIELD_NAMES, field_index
 
-RELEASE_FIELD_NAMES: tuple[str, ...] = (
-    "closed_boundary", "open_boundary", "bias_correction",
-    "pressure", "velocity_x", "velocity_y", "velocity_z",
-    "zeros_like_density", "speed_of_sound", "concentration",
-    *(f"D_{p}" for p in _PAIRS),
-    *(f"E_{p}" for p in _PAIRS),
-    "density", "energy", "velocity_r", "velocity_theta", "velocity_phi",
-    "momentum_x", "momentum_y", "momentum_z", "pressure_re", "pressure_im", "mask",
-    "magnetic_field_x", "magnetic_field_y", "magnetic_field_z", "A", "B", "height",
-    "internal_energy", "temperature", "electron_fraction", "entropy",
-    "magnetic_field_log_r", "magnetic_field_log_theta", "magnetic_field_log_phi",
-    "velocity_log_r", "buoyancy", "tracer", "log10_density", "log10_temperature",
-    "c_zz",
-    *(f"C_{p}" for p in _PAIRS),
-)
+__all__ = ["RELEASE_FIELD_NAMES", "FLAG_FIELD_IDS", "field_index"]
 
 # The ids the jitterer's three flag channels use, in the order the channels are appended.
 FLAG_FIELD_IDS: tuple[int, int, int] = (2, 0, 1)  # bias_correction, closed_boundary, open_boundary
-
-assert len(RELEASE_FIELD_NAMES) == 67 and len(set(RELEASE_FIELD_NAMES)) == 67
-assert RELEASE_FIELD_NAMES[28] == "density" and RELEASE_FIELD_NAMES[58] == "C_xx"
-
-
-def field_index(names: tuple[str, ...] | list[str]) -> dict[str, int]:
-    """Map each vocabulary name to its slot."""
-    return {name: i for i, name in enumerate(names)}
