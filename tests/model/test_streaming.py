@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from walrus.model.random_draws import Draws
 from walrus.model.streaming import open_stream, stream_step
 
 from model_helpers import FIELDS, tiny
@@ -39,3 +40,44 @@ def test_streaming_refuses_training_mode():
     model = tiny().train()
     with pytest.raises(RuntimeError, match="eval"):
         open_stream(model, (1, 4, 32, 32, 1), FIELDS, BCS, max_frames=3)
+
+
+def test_stream_step_runs_the_networks_own_blocks():
+    """Streaming shares the full forward's block loop: every block module is entered (its hooks
+    fire, as FSDP's do), once per frame, and only the time step differs."""
+    model = tiny()
+    model.deterministic = True
+    calls = []
+    for i, block in enumerate(model.blocks):
+        block.register_forward_pre_hook(lambda mod, args, i=i: calls.append((i, args[0].shape[0])))
+    x = torch.randn(3, 1, 4, 32, 32, 1)
+    stream = open_stream(model, x.shape[1:], FIELDS, BCS, max_frames=3)
+    for t in range(3):
+        stream_step(model, stream, x[t])
+    assert calls == [(i, 1) for _ in range(3) for i in range(len(model.blocks))]
+    calls.clear()
+    with torch.no_grad():
+        model(x, FIELDS, [BCS])
+    assert calls == [(i, 3) for i in range(len(model.blocks))]
+
+
+def test_run_blocks_takes_the_time_mixing_step_as_a_strategy():
+    model = tiny()
+    model.deterministic = True
+    x = torch.randn(3, 1, 4, 32, 32, 1)
+    plans = model.plan(x.shape[3:], BCS)
+    draws = Draws.none(model.config.n_blocks)  # what a deterministic forward uses
+    seen = []
+
+    def full(i, attention, h, keep):
+        seen.append(i)
+        return attention(h, keep)
+
+    with torch.no_grad():
+        h = model.encode(x, FIELDS, plans, draws)
+        y = model.decode(model.run_blocks(h, draws, time_mixing=full), FIELDS, plans, draws)
+        ref = model(x, FIELDS, [BCS])
+        skipped = model.decode(model.run_blocks(h, draws, time_mixing=lambda i, a, h, k: h), FIELDS, plans, draws)
+    assert seen == list(range(len(model.blocks)))
+    torch.testing.assert_close(y, ref, rtol=0, atol=0)
+    assert (skipped - ref).abs().max() > 1e-4  # the strategy is really what runs

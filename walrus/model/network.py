@@ -8,7 +8,8 @@ Output: normalised deltas of every channel for every one of the T steps (the mod
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from functools import partial
+from typing import Callable, Literal, Sequence
 
 import torch
 from torch import nn
@@ -25,6 +26,12 @@ from walrus.model.time_attention import AxialTimeAttention
 
 MixedBoundaryPolicy = Literal["split", "first", "error"]
 
+# The time-mixing step of block i, given the block's attention module, the tokens (T, B, C, h, w, d)
+# and the drop-path scales (T,) or None; returns the tokens after time mixing. The full forward
+# uses the attention's causal `forward`; streaming uses `forward_cached` with a per-block KV cache.
+TimeMixingStrategy = Callable[[int, AxialTimeAttention, torch.Tensor, torch.Tensor | None], torch.Tensor]
+TimeMixing = Callable[[AxialTimeAttention, torch.Tensor, torch.Tensor | None], torch.Tensor]
+
 
 class WalrusInputError(WalrusError):
     """Bad input to the network; the message names the argument, what was expected and what came."""
@@ -40,13 +47,17 @@ class SpaceTimeSplitBlock(nn.Module):
         self.space_mixing = FullAttention(cfg.hidden_dim, cfg.n_heads, cfg.groups, cfg.mlp_ratio, cfg.rope_max_freq)
 
     def forward(self, x: torch.Tensor, time_keep: torch.Tensor | None, space_keep: torch.Tensor | None,
-                use_checkpoint: bool) -> torch.Tensor:
+                use_checkpoint: bool, mix_time: TimeMixing | None = None) -> torch.Tensor:
+        """x: (T, B, C, h, w, d). `mix_time(attention, x, keep)` replaces the time step (default: the
+        full causal attention `self.time_mixing(x, keep)`); the block is still entered through
+        `__call__` so hooks on it (FSDP unsharding) fire either way."""
         t, b = x.shape[:2]
+        mix = self.time_mixing if mix_time is None else partial(mix_time, self.time_mixing)
         if use_checkpoint:
-            x = checkpoint(self.time_mixing, x, time_keep, use_reentrant=False)
+            x = checkpoint(mix, x, time_keep, use_reentrant=False)
             y = checkpoint(self.space_mixing, x.flatten(0, 1), space_keep, use_reentrant=False)
         else:
-            x = self.time_mixing(x, time_keep)
+            x = mix(x, time_keep)
             y = self.space_mixing(x.flatten(0, 1), space_keep)
         return y.unflatten(0, (t, b))
 
@@ -195,35 +206,61 @@ class Walrus(nn.Module):
                          block_rolls=cfg.jitter_patches)
         draws.check(plans, cfg.n_blocks, rolls_allowed=cfg.jitter_patches)
 
-        geo = token_geometry(plans)
         use_ckpt = cfg.gradient_checkpointing_freq > 0 and self.training and torch.is_grad_enabled()
-
         if self.training and cfg.input_field_drop > 0:
             x = torch.nn.functional.dropout3d(x.flatten(0, 1), cfg.input_field_drop / c).unflatten(0, (t, b))
-        x = x * self.encoder_dummy
-        x = jitter(x, plans, draws.patch_shifts)
+        h = self.encode(x, field_ids, plans, draws, use_ckpt)
+        h = self.run_blocks(h, draws, use_checkpoint=use_ckpt)
+        return self.decode(h, field_ids, plans, draws, use_ckpt)
+
+    # ----------------------------------------------------------------- stages (shared with streaming)
+    def encode(self, x: torch.Tensor, field_ids: torch.Tensor, plans: tuple[AxisPlan, ...], draws: Draws,
+               use_checkpoint: bool = False) -> torch.Tensor:
+        """Normalised input (T, B, C, H, W, D) -> tokens (T, B, hidden, h, w, d): patch jitter, then
+        the stride-modulated encoder of the input's dimensionality."""
+        geo = token_geometry(plans)
+        t, b = x.shape[:2]
+        x = jitter(x * self.encoder_dummy, plans, draws.patch_shifts)
 
         def encode(v: torch.Tensor) -> torch.Tensor:
             return self.embed[geo.dim_key](v.flatten(0, 1), field_ids, geo.strides1, geo.strides2).unflatten(0, (t, b))
 
-        h = checkpoint(encode, x, use_reentrant=False) if use_ckpt else encode(x)
+        return checkpoint(encode, x, use_reentrant=False) if use_checkpoint else encode(x)
 
+    def run_blocks(self, h: torch.Tensor, draws: Draws, time_mixing: TimeMixingStrategy | None = None,
+                   use_checkpoint: bool = False) -> torch.Tensor:
+        """The space-time blocks on tokens (T, B, hidden, h, w, d): each block's token roll, time
+        mixing, space mixing; the accumulated roll is undone at the end.
+
+        time_mixing: the time step of block i as `time_mixing(i, attention, h, keep)` (default: the
+            full causal attention over all T steps). Streaming passes a cached one.
+        use_checkpoint: activation checkpointing of every `gradient_checkpointing_freq`-th block.
+        """
+        freq = self.config.gradient_checkpointing_freq
         total_roll = [0, 0, 0]
         for i, block in enumerate(self.blocks):
             roll = draws.block_rolls[i]
             if any(roll):
                 h = torch.roll(h, roll, SPATIAL_DIMS)
                 total_roll = [a + r for a, r in zip(total_roll, roll)]
-            block_ckpt = use_ckpt and i % cfg.gradient_checkpointing_freq == 0
-            h = block(h, _on(draws.time_keep[i], h), _on(draws.space_keep[i], h), block_ckpt)
+            block_ckpt = use_checkpoint and freq > 0 and i % freq == 0
+            mix = None if time_mixing is None else partial(time_mixing, i)
+            h = block(h, _on(draws.time_keep[i], h), _on(draws.space_keep[i], h), block_ckpt, mix)
         if any(total_roll):
             h = torch.roll(h, [-r for r in total_roll], SPATIAL_DIMS)
+        return h
+
+    def decode(self, h: torch.Tensor, field_ids: torch.Tensor, plans: tuple[AxisPlan, ...], draws: Draws,
+               use_checkpoint: bool = False) -> torch.Tensor:
+        """Tokens (T, B, hidden, h, w, d) -> normalised deltas (T, B, C, H, W, D), jitter undone."""
+        geo = token_geometry(plans)
+        t, b = h.shape[:2]
 
         def decode(v: torch.Tensor) -> torch.Tensor:
             return self.debed[geo.dim_key](v.flatten(0, 1), field_ids, geo.strides1, geo.strides2,
                                           geo.periodic).unflatten(0, (t, b))
 
-        y = checkpoint(decode, h, use_reentrant=False) if use_ckpt else decode(h)
+        y = checkpoint(decode, h, use_reentrant=False) if use_checkpoint else decode(h)
         if self.keep_all_parameters_in_graph:
             other = "3" if geo.dim_key == "2" else "2"
             unused = [*self.embed[other].parameters(), *self.debed[other].parameters()]

@@ -16,14 +16,14 @@ assumed (bench/streaming_rollout.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
-from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
 from walrus.model.network import Walrus
-from walrus.model.patching import AxisPlan, token_geometry
+from walrus.model.patching import AxisPlan
 from walrus.model.random_draws import Draws
+from walrus.model.time_attention import AxialTimeAttention
 
 
 @dataclass
@@ -56,22 +56,24 @@ def open_stream(model: Walrus, frame_shape, field_ids: torch.Tensor, bcs, max_fr
 
 @torch.no_grad()
 def stream_step(model: Walrus, stream: StreamState, frame: torch.Tensor) -> torch.Tensor:
-    """Feed one normalised frame (B, C, H, W, D); returns the model's output for it (B, C, H, W, D)."""
-    plans, draws = stream.plans, stream.draws
+    """Feed one normalised frame (B, C, H, W, D); returns the model's output for it (B, C, H, W, D).
+
+    The frame goes through the same encoder, block loop and decoder as the full forward
+    (`Walrus.encode`, `run_blocks`, `decode`) as a one-step sequence; only the time mixing differs:
+    it attends to the cached keys/values of earlier frames (`AxialTimeAttention.forward_cached`).
+    """
     field_ids = stream.field_ids.to(frame.device)
-    geo = token_geometry(plans)
-    x = jitter((frame * model.encoder_dummy).unsqueeze(0), plans, draws.patch_shifts)
-    h = model.embed[geo.dim_key](x[0], field_ids, geo.strides1, geo.strides2).unsqueeze(0)
-    total = [0, 0, 0]
-    for i, block in enumerate(model.blocks):
-        roll = draws.block_rolls[i]
-        if any(roll):
-            h = torch.roll(h, roll, SPATIAL_DIMS)
-            total = [a + r for a, r in zip(total, roll)]
-        h, stream.kv[i] = block.time_mixing.forward_cached(h, stream.kv[i], stream.max_frames)
-        h = block.space_mixing(h[0]).unsqueeze(0)
-    if any(total):
-        h = torch.roll(h, [-r for r in total], SPATIAL_DIMS)
-    y = model.debed[geo.dim_key](h[0], field_ids, geo.strides1, geo.strides2, geo.periodic).unsqueeze(0)
+    n_blocks = len(stream.draws.block_rolls)
+    # Inference has no drop path: any drop-path scales in the draws are not applied.
+    draws = replace(stream.draws, time_keep=(None,) * n_blocks, space_keep=(None,) * n_blocks)
+
+    def cached_time_mixing(i: int, attention: AxialTimeAttention, h: torch.Tensor,
+                           keep: torch.Tensor | None) -> torch.Tensor:
+        h, stream.kv[i] = attention.forward_cached(h, stream.kv[i], stream.max_frames)
+        return h
+
+    h = model.encode(frame.unsqueeze(0), field_ids, stream.plans, draws)
+    h = model.run_blocks(h, draws, time_mixing=cached_time_mixing)
+    y = model.decode(h, field_ids, stream.plans, draws)
     stream.frames_seen += 1
-    return unjitter(y, plans, draws.patch_shifts)[0]
+    return y[0]
