@@ -6,6 +6,7 @@ import torch
 
 from walrus.errors import BoundaryError, FieldError, ShapeError, UnitError, WalrusError
 from walrus.fields import Field, default_fieldset
+from walrus.model.vocabulary import RELEASE_FIELD_NAMES
 from walrus.model.patching import OPEN, PERIODIC, WALL
 from walrus.state import State, stack_model_inputs
 
@@ -36,7 +37,7 @@ def test_construction_normalises_inputs():
 
 def test_model_inputs_layout_2d():
     s = make_state()
-    mi = s.to_model_inputs(dtype=torch.float64)
+    mi = s.to_model_inputs(RELEASE_FIELD_NAMES, dtype=torch.float64)
     # Well channel order: rank 0, then 1, then 2; then constants; 2-D lifted to 3-D.
     assert mi.channel_names == ("density", "velocity_x", "velocity_y", "velocity_z",
                                 "C_xx", "C_xy", "C_xz", "C_yx", "C_yy", "C_yz", "C_zx", "C_zy", "C_zz", "mask")
@@ -45,14 +46,15 @@ def test_model_inputs_layout_2d():
     assert mi.x.shape == (T, 1, 14, H, W, 1) and mi.x.dtype == torch.float64
     assert mi.bcs.tolist() == [[[PERIODIC, PERIODIC], [WALL, OPEN], [PERIODIC, PERIODIC]]]
     assert mi.padded_field_mask.tolist() == [True, True, True, False, True, True, False, True, True, False,
-                                             False, False, False, True]
+                                             False, False, False]  # time-varying channels, as the release's
+    assert mi.layout.real[-1] and mi.inside_mask is not None  # the constant mask channel
     assert mi.n_variable == 13 and mi.n_constant == 1
     x = mi.x[:, 0, ..., 0].numpy()
     np.testing.assert_array_equal(x[:, 0], s.fields["density"])
     np.testing.assert_array_equal(x[:, 2], s.fields["velocity"][..., 1])
     np.testing.assert_array_equal(x[:, 5], s.fields["C"][..., 0, 1])
     np.testing.assert_array_equal(x[:, 7], s.fields["C"][..., 1, 0])
-    assert not x[:, ~mi.padded_field_mask.numpy()].any()  # padded components are exactly zero
+    assert not x[:, ~np.array(mi.layout.real)].any()  # padded components are exactly zero
     for t in range(T):  # constants repeated over time
         np.testing.assert_array_equal(x[t, 13], s.constant_fields["mask"])
 
@@ -61,7 +63,7 @@ def test_model_inputs_3d_without_padding():
     rng = np.random.default_rng(1)
     s = State(fields={"velocity": rng.standard_normal((2, 4, 4, 4, 3))}, time=[0, 1], boundaries={
         "x": "OPEN", "y": "WALL", "z": "PERIODIC"}, coords={a: np.arange(4.0) for a in "xyz"})
-    mi = s.to_model_inputs()
+    mi = s.to_model_inputs(RELEASE_FIELD_NAMES)
     assert mi.x.shape == (2, 1, 3, 4, 4, 4) and mi.padded_field_mask.all()
     assert mi.bcs.tolist() == [[[OPEN, OPEN], [WALL, WALL], [PERIODIC, PERIODIC]]]
     np.testing.assert_allclose(mi.x[:, 0, 2].numpy(), s.fields["velocity"][..., 2], rtol=1e-6)
@@ -72,8 +74,8 @@ def test_other_units_are_converted_for_the_model_and_back():
     kms = make_state(fields={**ref.fields, "velocity": ref.fields["velocity"] / 1000.0},
                      units={**ref.units, "velocity": "km/s"})
     assert kms.units["velocity"] == "km s-1"
-    a = ref.to_model_inputs(dtype=torch.float64).x
-    b = kms.to_model_inputs(dtype=torch.float64).x
+    a = ref.to_model_inputs(RELEASE_FIELD_NAMES, dtype=torch.float64).x
+    b = kms.to_model_inputs(RELEASE_FIELD_NAMES, dtype=torch.float64).x
     torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     assert kms.to_model_units().units["velocity"] == "m s-1"
     back = kms.from_model_tensor(b)
@@ -83,7 +85,7 @@ def test_other_units_are_converted_for_the_model_and_back():
 
 def test_model_tensor_round_trip_is_exact_in_model_units():
     s = make_state()
-    mi = s.to_model_inputs(dtype=torch.float64)
+    mi = s.to_model_inputs(RELEASE_FIELD_NAMES, dtype=torch.float64)
     back = s.from_model_tensor(mi.x)
     for name in s.fields:
         np.testing.assert_array_equal(back.fields[name], s.fields[name])
@@ -135,12 +137,12 @@ def test_from_quantified_dataset_in_km_per_s():
 def test_stack_model_inputs():
     s = make_state()
     s2 = make_state(boundaries={"x": "PERIODIC", "y": "OPEN"})
-    mi = stack_model_inputs([s, s2])
+    mi = stack_model_inputs([s, s2], RELEASE_FIELD_NAMES)
     assert mi.x.shape[1] == 2 and mi.bcs.shape == (2, 3, 2)
     assert mi.bcs[1, 1].tolist() == [OPEN, OPEN]
     other = State(fields={"density": s.fields["density"]}, time=s.time, coords=s.coords, boundaries=s.boundaries)
     with pytest.raises(ShapeError, match="differ"):
-        stack_model_inputs([s, other])
+        stack_model_inputs([s, other], RELEASE_FIELD_NAMES)
 
 
 def test_new_field_from_a_fieldset():
@@ -148,9 +150,11 @@ def test_new_field_from_a_fieldset():
     fs.register(Field("vorticity", 0, "s-1"))
     s = make_state(fields={"vorticity": np.ones((T, H, W))}, constant_fields={}, units={"vorticity": "1/min"},
                    fieldset=fs)
-    mi = s.to_model_inputs(dtype=torch.float64)
+    mi = s.to_model_inputs(fs.vocabulary, dtype=torch.float64)
     assert mi.field_ids.tolist() == [67]
     np.testing.assert_allclose(mi.x.numpy(), 1 / 60.0)
+    with pytest.raises(FieldError, match="vorticity.*not in the model's vocabulary"):
+        s.to_model_inputs(RELEASE_FIELD_NAMES)  # a model without the slot refuses it, naming the field
 
 
 # ------------------------------------------------------------------ bad input
@@ -207,7 +211,7 @@ def test_network_accepts_state_tensors():
               time=[0.0, 0.1], coords={"x": np.arange(32.0), "y": np.arange(32.0)},
               boundaries={"x": "PERIODIC", "y": "WALL"}, constant_fields={"mask": np.zeros((32, 32))},
               units={"velocity": "km/s"})
-    mi = s.to_model_inputs()
+    mi = s.to_model_inputs(RELEASE_FIELD_NAMES)
     with torch.no_grad():
         out = model(mi.x, mi.field_ids, mi.bcs)
     assert out.shape == mi.x.shape

@@ -18,7 +18,7 @@ from walrus.errors import FieldError
 from walrus.vocabulary import RELEASE_FIELD_NAMES
 from walrus.units import format_units, parse_units
 
-__all__ = ["FIELDS", "Field", "FieldSet", "component_names", "component_suffixes", "default_fieldset", "CARTESIAN_AXES",
+__all__ = ["Field", "FieldSet", "component_names", "component_suffixes", "default_fieldset", "CARTESIAN_AXES",
            "lifted_axes"]
 
 CARTESIAN_AXES = ("x", "y", "z")
@@ -152,6 +152,10 @@ class FieldSet:
                              expected=f"one of {len(self._vocab)} known components",
                              received=repr(component), hint="register the field with FieldSet.register") from None
 
+    def slot_name(self, component: str) -> str:
+        """The vocabulary component whose slot ``component`` uses (itself, or what it aliases)."""
+        return self._aliases.get(component, component)
+
     def ids(self, field: str | Field, axes: Sequence[str] = CARTESIAN_AXES) -> list[int]:
         f = self[field] if isinstance(field, str) else field
         return [self.id(c) for c in f.components(axes)]
@@ -242,6 +246,3 @@ def default_fieldset() -> FieldSet:
     assert len(fs) == len(RELEASE_FIELD_NAMES), "release fields must not add vocabulary slots"
     return fs
 
-
-#: The process-wide FieldSet that State, the readers and plugins use when none is passed.
-FIELDS: FieldSet = default_fieldset()

@@ -42,6 +42,9 @@ class Registry:
     boundaries: dict[str, BoundarySpec] = dc_field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = dc_field(default_factory=dict)
     owners: dict[tuple[str, str], str] = dc_field(default_factory=dict)
+    #: The release's fields plus every plugin field, with vocabulary slots and aliases. Rebuilt with
+    #: the registry, so registering or unregistering a plugin never leaves fields behind.
+    fieldset: Any = None
 
     def owner(self, kind: str, name: str) -> str:
         """The plugin that declared ``name`` among ``kind`` ('field', 'dataset', ...)."""
@@ -152,19 +155,14 @@ def _check_vocabulary(reg: Registry) -> None:
                              received=missing)
 
 
-def sync_fieldset(reg: Registry, fieldset=None) -> None:
-    """Make every registered field known to walrus's FieldSet (State, readers, the model's vocabulary).
+def build_fieldset(reg: Registry):
+    """A fresh FieldSet: the release's 67 slots and fields, then every registered field.
 
     A field whose vocabulary name differs from its own name shares that name's slots (an alias).
     """
-    from walrus.fields import FIELDS, Field
+    from walrus.fields import Field, default_fieldset
 
-    fieldset = FIELDS if fieldset is None else fieldset
-    for target in (fieldset.copy(), fieldset):  # a dry run first: a refused plugin leaves no slots behind
-        _register_fields(reg, target, Field)
-
-
-def _register_fields(reg: Registry, fieldset, Field) -> None:
+    fieldset = default_fieldset()
     for name, spec in reg.fields.items():
         alias = spec.vocabulary if spec.vocabulary not in (None, name) else None
         try:
@@ -172,6 +170,7 @@ def _register_fields(reg: Registry, fieldset, Field) -> None:
         except WalrusError as exc:
             raise PluginConflictError(f"field {name!r} of plugin {reg.owner('field', name)!r} conflicts with "
                                       f"walrus's field set: {exc}") from exc
+    return fieldset
 
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:
@@ -194,7 +193,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
             _add(reg, reg.datasets, "dataset", spec.name, spec, plugin)
     _check(reg)
     _check_vocabulary(reg)
-    sync_fieldset(reg)
+    reg.fieldset = build_fieldset(reg)
     return reg
 
 
@@ -316,6 +315,11 @@ def rebuild_registry() -> Registry:
 def fields() -> dict[str, FieldSpec]:
     """Registered fields by name."""
     return dict(get_registry().fields)
+
+
+def fieldset():
+    """The FieldSet of the release's fields and every registered plugin's fields (see Registry.fieldset)."""
+    return get_registry().fieldset
 
 
 def datasets() -> dict[str, DatasetSpec]:

@@ -11,27 +11,26 @@ Array layout (The Well's per-trajectory layout, channels last):
   constant_fields  (*spatial[, D[, D]])
 with the spatial axes in ``coords`` order and D = number of axes.
 
-It converts to and from an ``xarray.Dataset`` (walrus's layout, see :mod:`walrus.io.well`) and to
+It converts to and from an ``xarray.Dataset`` (walrus's layout, see :mod:`walrus.io.schema`) and to
 and from the network's tensors (:meth:`State.to_model_inputs`, :meth:`State.from_model_tensor`).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field as dc_field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
-from walrus.boundaries import BOUNDARY_NAMES, PERIODIC, format_axis, parse_boundaries
+from walrus.boundaries import BOUNDARY_NAMES, format_axis, parse_boundaries
 from walrus.errors import FieldError, ShapeError, UnitError
-from walrus.fields import FIELDS, FieldSet, component_names, lifted_axes
+from walrus.fields import FieldSet
+from walrus.layout import MODEL_DIMS, ChannelLayout, build_layout
 from walrus.units import check_compatible, conversion, format_units, parse_units
 
 __all__ = ["State", "ModelInputs", "stack_model_inputs"]
 
-MODEL_DIMS = 3  # the network always sees three spatial axes (ARCHITECTURE.md §1, step 1)
 
 
 def _array(name: str, a) -> np.ndarray:
@@ -55,23 +54,32 @@ def _array(name: str, a) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """What the network takes, plus the bookkeeping to map its output back.
+    """What the network takes, plus the layout that maps its output back.
 
-    ``x`` (T, B, C, H, W, D) float; ``field_ids`` LongTensor (C,) vocabulary ids; ``bcs`` LongTensor
-    (B, 3, 2) codes; ``padded_field_mask`` BoolTensor (C,), False on components added by lifting to
-    3-D (its first ``n_variable`` entries are the release's per-variable-channel mask).
+    ``x`` (T, B, C, H, W, D) float; ``field_ids`` LongTensor (C,) slots in the model's vocabulary;
+    ``bcs`` LongTensor (B, 3, 2) codes; ``padded_field_mask`` BoolTensor (C_var,), False on
+    components added by lifting to 3-D; ``inside_mask`` (B, H, W, D) True inside obstacles (from a
+    constant ``mask`` field), or None.
     """
 
     x: torch.Tensor
     field_ids: torch.Tensor
     bcs: torch.Tensor
     padded_field_mask: torch.Tensor
-    channel_names: tuple[str, ...]
-    n_variable: int
+    layout: ChannelLayout
+    inside_mask: torch.Tensor | None = None
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return self.layout.names
+
+    @property
+    def n_variable(self) -> int:
+        return self.layout.n_variable
 
     @property
     def n_constant(self) -> int:
-        return len(self.channel_names) - self.n_variable
+        return len(self.layout.channels) - self.n_variable
 
 
 @dataclass(frozen=True)
@@ -85,12 +93,15 @@ class State:
     constant_fields: Mapping[str, np.ndarray] = dc_field(default_factory=dict)
     parameters: Mapping[str, float] = dc_field(default_factory=dict)
     units: Mapping[str, str] = dc_field(default_factory=dict)
-    fieldset: FieldSet = dc_field(default=FIELDS, repr=False, compare=False)
+    fieldset: FieldSet | None = dc_field(default=None, repr=False, compare=False)
 
     # ---------------------------------------------------------------- validation
     def __post_init__(self):
-        fs = self.fieldset
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen dataclass)
+        if self.fieldset is None:  # the release's fields plus every registered plugin's
+            from walrus.plugins import fieldset
+            set_("fieldset", fieldset())
+        fs = self.fieldset
         if not isinstance(self.coords, Mapping) or not 1 <= len(self.coords) <= 3:
             raise ShapeError("coords must map 1 to 3 axis names to 1-D coordinates", field="coords",
                              expected="e.g. {'x': x, 'y': y}", received=repr(self.coords)[:80])
@@ -121,7 +132,7 @@ class State:
         def check(name: str, a, lead: tuple[int, ...]) -> np.ndarray:
             if name not in fs:
                 raise FieldError("unknown field", field=name, expected=f"a registered field, e.g. {list(fs.fields)[:6]}",
-                                 received=repr(name), hint="register it with walrus.fields.FIELDS.register(Field(...))")
+                                 received=repr(name), hint="declare it in a plugin (walrus.plugins.register) or pass State(fieldset=...)")
             a = _array(name, a)
             rank = fs[name].rank
             want = lead + spatial + (D,) * rank
@@ -237,7 +248,7 @@ class State:
     def to_dataset(self):
         """An ``xarray.Dataset`` in walrus's layout (no sample dim), units as CF attributes."""
         import xarray as xr
-        from walrus.io.well import COMPONENT_DIMS, TIME_DIM
+        from walrus.io.schema import COMPONENT_DIMS, TIME_DIM
 
         def attrs(name):
             return {"units": self.units[name]} if name in self.units else {}
@@ -268,7 +279,7 @@ class State:
         A ``sample`` dim of size 1 is dropped; larger ones need ``sample=``. Boundary conditions
         come from the ``bc_<axis>`` attributes unless ``boundaries`` is given.
         """
-        from walrus.io.well import COMPONENT_DIMS, SAMPLE_DIM, TIME_DIM, dataset_axes
+        from walrus.io.schema import COMPONENT_DIMS, SAMPLE_DIM, TIME_DIM, dataset_axes
         from walrus.io.xr import dequantify
         ds = dequantify(ds)
         if SAMPLE_DIM in ds.dims:
@@ -309,80 +320,66 @@ class State:
             (fields if TIME_DIM in v.dims else consts)[name] = v.transpose(*order).values
         return cls(fields=fields, time=ds[TIME_DIM].values, coords={a: ds[a].values for a in axes},
                    boundaries=boundaries, constant_fields=consts, parameters=params, units=units,
-                   fieldset=fieldset or FIELDS)
+                   fieldset=fieldset)
 
     # ---------------------------------------------------------------- model tensors
-    def channel_layout(self) -> tuple[list[str], list[int], list[bool], int]:
-        """(channel names, vocabulary ids, real-not-padded flags, number of variable channels)."""
-        names, ids, real = [], [], []
-        model_axes = lifted_axes(self.axes, MODEL_DIMS)
-        n_var = 0
-        for k, store in enumerate((self.fields, self.constant_fields)):
-            for name in self._ordered(store):
-                f = self.fieldset[name]
-                for comp, suffix_axes in zip(component_names(name, f.rank, model_axes),
-                                             _suffix_axes(f.rank, model_axes)):
-                    names.append(comp)
-                    ids.append(self.fieldset.id(comp))
-                    real.append(all(a in self.axes for a in suffix_axes))
-            if k == 0:
-                n_var = len(names)
-        return names, ids, real, n_var
+    def channel_layout(self, vocabulary: Sequence[str], transforms: Mapping[str, str] | None = None) -> ChannelLayout:
+        """This State's channels for a model with ``vocabulary`` (``model.config.field_names``).
 
-    def _lift(self, a: np.ndarray, rank: int, lead: int) -> np.ndarray:
-        """(lead, *spatial, D^rank) -> (lead, C_rank, *spatial, 1...) with zero padded components."""
-        D, pad = self.n_dims, MODEL_DIMS - self.n_dims
-        a = a.reshape(a.shape[:lead] + self.spatial_shape + (1,) * pad + a.shape[lead + D:])
-        if rank:
-            full = np.zeros(a.shape[: lead + MODEL_DIMS] + (MODEL_DIMS,) * rank, dtype=a.dtype)
-            full[(Ellipsis,) + (slice(0, D),) * rank] = a
-            a = full.reshape(a.shape[: lead + MODEL_DIMS] + (MODEL_DIMS ** rank,))
-        else:
-            a = a[..., None]
-        return np.moveaxis(a, -1, lead)
+        ``transforms`` maps a field to the field the model sees instead (a dataset's declared
+        transforms, e.g. acoustic ``density`` -> ``zeros_like_density``), as in training.
+        """
+        fields = [(n, self.fieldset[n].rank, False) for n in self._ordered(self.fields)]
+        fields += [(n, self.fieldset[n].rank, True) for n in self._ordered(self.constant_fields)]
+        return build_layout(fields, self.axes, vocabulary, fieldset=self.fieldset, transforms=transforms)
 
-    def to_model_inputs(self, *, dtype: torch.dtype = torch.float32, device=None) -> ModelInputs:
-        """Tensors for the network, after converting every field to its canonical units.
+    def _stored(self, store: Mapping[str, np.ndarray], lead: int) -> np.ndarray:
+        """Fields of one kind as stored channels-last (lead, *spatial, C), components row-major."""
+        parts = [store[n].reshape(store[n].shape[: lead + self.n_dims] + (-1,)) for n in self._ordered(store)]
+        return np.concatenate(parts, axis=-1)
+
+    def to_model_inputs(self, vocabulary: Sequence[str], *, transforms: Mapping[str, str] | None = None,
+                        dtype: torch.dtype = torch.float32, device=None) -> ModelInputs:
+        """Tensors for a network with ``vocabulary``, after converting every field to its canonical units.
 
         x is (T, 1, C, H, W, D): time-varying components (Well order: scalars, vectors, tensors),
         then constant components repeated over T; 2-D/1-D data lifted to 3-D with zero padded
-        components (e.g. ``velocity_z``) and PERIODIC added axes.
+        components (e.g. ``velocity_z``) and PERIODIC added axes. See :mod:`walrus.layout`.
         """
         s = self.to_model_units()
-        names, ids, real, n_var = s.channel_layout()
-        T = s.n_steps
-        parts = []
-        for name in s._ordered(s.fields):
-            parts.append(s._lift(s.fields[name], s.fieldset[name].rank, 1))
-        for name in s._ordered(s.constant_fields):
-            c = s._lift(s.constant_fields[name][None], s.fieldset[name].rank, 1)
-            parts.append(np.broadcast_to(c, (T,) + c.shape[1:]))
-        x = torch.as_tensor(np.concatenate(parts, axis=1), dtype=dtype, device=device).unsqueeze(1)
-        bcs = [list(s.boundaries[a]) for a in s.axes] + [[PERIODIC, PERIODIC]] * (MODEL_DIMS - s.n_dims)
-        return ModelInputs(x=x, field_ids=torch.tensor(ids, dtype=torch.long, device=device),
-                           bcs=torch.tensor([bcs], dtype=torch.long, device=device),
-                           padded_field_mask=torch.tensor(real, dtype=torch.bool, device=device),
-                           channel_names=tuple(names), n_variable=n_var)
+        layout = s.channel_layout(vocabulary, transforms)
+        variable = torch.as_tensor(s._stored(s.fields, 1), dtype=dtype, device=device).unsqueeze(0)
+        constant = None
+        if s.constant_fields:
+            constant = torch.as_tensor(s._stored(s.constant_fields, 0), dtype=dtype, device=device).unsqueeze(0)
+        x = layout.to_network(variable, constant)
+        bcs = layout.boundaries(torch.tensor([[list(s.boundaries[a]) for a in s.axes]], device=device))
+        return ModelInputs(x=x, field_ids=torch.tensor(layout.field_ids, dtype=torch.long, device=device), bcs=bcs,
+                           padded_field_mask=layout.padded_mask.to(device), layout=layout,
+                           inside_mask=layout.inside_mask(x))
 
-    def from_model_tensor(self, x: torch.Tensor, time: Sequence[float] | np.ndarray | None = None) -> "State":
+    def from_model_tensor(self, x: torch.Tensor, time: Sequence[float] | np.ndarray | None = None, *,
+                          layout: ChannelLayout | None = None) -> "State":
         """A State whose time-varying fields are read back from model-layout channels.
 
-        ``x`` is (T', C, H, W, D) or (T', 1, C, H, W, D) in model units, with the variable channels
-        first (extra constant channels are ignored). Values are converted back to this State's
-        units; constants, parameters, grid and boundaries are kept. ``time`` defaults to the
-        State's times when T' matches.
+        ``x`` is (T', C, H, W, D) or (T', 1, C, H, W, D) in model space, variable channels first
+        (extra constant channels are ignored). ``layout`` is the one the inputs were built with
+        (``ModelInputs.layout``), so transforms are inverted; without it the fields are read as
+        untransformed. Values go back to this State's units; constants, parameters, grid and
+        boundaries are kept. ``time`` defaults to the State's times when T' matches.
         """
         if x.ndim == 2 + MODEL_DIMS + 1:
             if x.shape[1] != 1:
                 raise ShapeError("batched tensor", field="x", expected="batch size 1", received=f"shape {tuple(x.shape)}")
             x = x[:, 0]
-        names, _, _, n_var = self.channel_layout()
+        if layout is None:
+            layout = self.channel_layout(self.fieldset.vocabulary)
+        n_var = layout.n_variable
         lifted = self.spatial_shape + (1,) * (MODEL_DIMS - self.n_dims)
         if x.ndim != 1 + 1 + MODEL_DIMS or x.shape[1] < n_var or tuple(x.shape[2:]) != lifted:
             raise ShapeError("model tensor does not fit this State", field="x",
                              expected=f"(T, >= {n_var}, {', '.join(map(str, lifted))})", received=tuple(x.shape))
-        a = x.detach().cpu().numpy()[:, :n_var]
-        a = a.reshape(a.shape[:2] + self.spatial_shape)  # drop the lifted singleton axes
+        a = layout.from_network(x.detach().cpu()[:, :n_var]).numpy()  # (T, *spatial, C_stored)
         T = a.shape[0]
         if time is None:
             if T != self.n_steps:
@@ -392,15 +389,10 @@ class State:
         fields, c, D = {}, 0, self.n_dims
         for name in self._ordered(self.fields):
             r = self.fieldset[name].rank
-            n = MODEL_DIMS ** r
-            block = np.moveaxis(a[:, c:c + n], 1, -1)
-            c += n
-            if r:
-                block = block.reshape(block.shape[:-1] + (MODEL_DIMS,) * r)[(Ellipsis,) + (slice(0, D),) * r]
-            else:
-                block = block[..., 0]
-            dtype = self.fields[name].dtype
-            block = block.astype(dtype, copy=False)
+            block = a[..., c:c + D ** r]
+            c += D ** r
+            block = block.reshape(block.shape[:-1] + (D,) * r) if r else block[..., 0]
+            block = block.astype(self.fields[name].dtype, copy=False)
             if name in self.units:
                 block = conversion(block, self.fieldset[name].units, self.units[name], field=name)
             fields[name] = block
@@ -424,19 +416,17 @@ class State:
                 f"bcs=({bcs}))")
 
 
-def _suffix_axes(rank: int, axes: Sequence[str]) -> list[tuple[str, ...]]:
-    return list(itertools.product(axes, repeat=rank))
-
-
-def stack_model_inputs(states: Sequence[State], **kw) -> ModelInputs:
+def stack_model_inputs(states: Sequence[State], vocabulary: Sequence[str], **kw) -> ModelInputs:
     """Batch several States with the same fields and grid into one ModelInputs (B = len(states))."""
     if not states:
         raise ShapeError("nothing to stack", field="states", expected="at least one State", received="none")
-    parts = [s.to_model_inputs(**kw) for s in states]
+    parts = [s.to_model_inputs(vocabulary, **kw) for s in states]
     first = parts[0]
     for i, p in enumerate(parts[1:], 1):
         if p.channel_names != first.channel_names or p.x.shape != first.x.shape:
             raise ShapeError("States differ in fields or grid", field=f"states[{i}]",
                              expected=f"channels {first.channel_names}, shape {tuple(first.x.shape)}",
                              received=f"channels {p.channel_names}, shape {tuple(p.x.shape)}")
-    return replace(first, x=torch.cat([p.x for p in parts], dim=1), bcs=torch.cat([p.bcs for p in parts], dim=0))
+    inside = None if first.inside_mask is None else torch.cat([p.inside_mask for p in parts], dim=0)
+    return replace(first, x=torch.cat([p.x for p in parts], dim=1), bcs=torch.cat([p.bcs for p in parts], dim=0),
+                   inside_mask=inside)

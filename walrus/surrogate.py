@@ -19,12 +19,12 @@ Two rollout modes:
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Mapping
 
 import numpy as np
 import torch
 
-from walrus.errors import ShapeError, WalrusError
+from walrus.errors import FieldError, ShapeError, WalrusError
 from walrus.model import get_model
 from walrus.model.network import Walrus
 from walrus.model.normalization import RMSStats, normalize_input, reconstruct, rms_stats
@@ -71,11 +71,31 @@ def _layout_key(state: State) -> tuple:
             tuple(tuple(v) for v in state.boundaries.values()))
 
 
+def dataset_transforms(dataset: str | None, transforms: Mapping[str, str] | None) -> dict[str, str]:
+    """The field transforms to apply: explicit ones, or those a registered dataset declares."""
+    if dataset is None:
+        return dict(transforms or {})
+    if transforms is not None:
+        raise ValueError("give dataset= or transforms=, not both")
+    from walrus.plugins import get_registry
+
+    registry = get_registry()
+    if dataset not in registry.datasets:
+        raise FieldError("unknown dataset", field="dataset", expected=f"a registered dataset, one of {sorted(registry.datasets)}",
+                         received=repr(dataset))
+    return dict(registry.datasets[dataset].transforms)
+
+
 class Surrogate:
+    """A model as a step function. ``dataset=`` (a registered dataset) or ``transforms=``
+    (stored field -> the field the model sees, e.g. ``{"density": "zeros_like_density"}``) applies
+    the same field transforms as training on that dataset did."""
+
     def __init__(self, model: Walrus, *, mode: Mode = "exact", history: int | None = None, seed: int | None = 0,
-                 dt: float | None = None):
+                 dt: float | None = None, dataset: str | None = None, transforms: Mapping[str, str] | None = None):
         if mode not in ("exact", "streaming"):
             raise ValueError(f"mode: expected 'exact' or 'streaming', got {mode!r}")
+        self.transforms = dataset_transforms(dataset, transforms)
         self.model = model.eval()
         self.mode = mode
         self.history = history
@@ -167,16 +187,22 @@ class Surrogate:
         self._stream_time = float(st.time[-1])
         return reconstruct(x[-1], out, stats)
 
+    def model_inputs(self, st: State):
+        """The network's inputs for a State: this model's vocabulary, this surrogate's transforms."""
+        return st.to_model_inputs(self.model.config.field_names, transforms=self.transforms, device=self.device)
+
     def _advance(self, st: State, generator=None) -> State:
-        inputs = st.to_model_inputs(device=self.device)
+        inputs = self.model_inputs(st)
         if self.mode == "streaming" and generator is None:
             pred = self._predict_streaming(st, inputs)
         else:
             pred = self._predict_exact(inputs, generator or self.generator)
         real = inputs.padded_field_mask.to(pred.device).view(1, -1, 1, 1, 1)
-        pred = pred * real  # lifted components (e.g. velocity_z of 2-D data) stay zero
+        pred = pred[:, : inputs.n_variable] * real  # lifted components (e.g. velocity_z of 2-D data) stay zero
+        if inputs.inside_mask is not None:  # as the release: nothing is predicted inside obstacles
+            pred = pred * (~inputs.inside_mask.to(pred.device)).unsqueeze(1).to(pred.dtype)
         t_next = self._next_time(st)
-        frame = st.from_model_tensor(pred.unsqueeze(0).cpu(), time=[t_next])
+        frame = st.from_model_tensor(pred.unsqueeze(0).cpu(), time=[t_next], layout=inputs.layout)
         return st.push({n: frame.fields[n][0] for n in st.fields}, t_next)
 
     def step(self, state):

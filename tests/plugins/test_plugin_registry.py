@@ -157,7 +157,7 @@ def test_dataset_spec_validation():
 def test_local_plugin_field_and_dataset_appear_everywhere(vortex_plugin, tmp_path):
     from the_well.data import WellDataset
 
-    from walrus.io.well import read_well_file
+    from walrus.io import read_well_file
 
     reg = plugins.get_registry()
     assert reg.owner("field", "vorticity") == vortex_plugin == reg.owner("dataset", "test_decaying_vortices")

@@ -10,8 +10,10 @@ import torch
 from walrus.data.well_dataset import WellWindowDataset
 from walrus.model.normalization import rms_stats
 from walrus.model.vocabulary import RELEASE_FIELD_NAMES
-from walrus.train.augmentation import proper_rotations, rotate_batch
-from walrus.train.batching import channel_layout, collate
+from walrus.data.augment import proper_rotations
+from walrus.hooks import SymmetryRule
+from walrus.train.augmentation import layout_rules, rotate_batch
+from walrus.train.batching import collate, dataset_layout
 from walrus.train.loss import causal_targets, delta_l1_loss
 from walrus.train.sampler import MultisetSampler
 from walrus.train.schedule import warmup_invsqrt_cooldown
@@ -19,8 +21,16 @@ from walrus.train.schedule import warmup_invsqrt_cooldown
 
 def batch_of(root, history=3):
     ds = WellWindowDataset(root, split="train", n_steps_input=history, n_steps_output=1)
-    layout = channel_layout(ds)
+    layout = dataset_layout(ds, RELEASE_FIELD_NAMES)
     return ds, layout, collate([ds[0], ds[1]], layout, "w")
+
+
+def signed_permutation(perm, signs):
+    """R with R[j, perm[j]] = signs[j]: new axis j is old axis perm[j], negated where signs[j] = -1."""
+    r = np.zeros((3, 3), dtype=int)
+    for j, (p, s) in enumerate(zip(perm, signs)):
+        r[j, p] = s
+    return r
 
 
 def test_2d_samples_are_lifted_with_zero_components_and_release_ids(wave_corpus):
@@ -91,17 +101,11 @@ def test_sampler_resumes_mid_epoch_exactly():
     assert list(sampler.epoch(2, start_step=17)) == full[17:]
 
 
-def test_rotations_form_the_24_element_group():
-    rots = proper_rotations()
-    assert len(rots) == 24 and len(set(rots)) == 24
-    assert ((0, 1, 2), (1, 1, 1)) in rots
-
-
 def test_rotation_moves_grid_components_and_boundaries_by_tensor_law(wave_corpus):
     _, layout, batch = batch_of(wave_corpus["waves2d"])
     batch.bcs[:, 0] = torch.tensor([0, 1])  # make axis 0 a WALL/OPEN axis to see it move
     perm, signs = (2, 0, 1), (1, -1, -1)   # a proper rotation: det(perm) = +1, two flips
-    rotated = rotate_batch(batch, layout, perm, signs)
+    rotated = rotate_batch(batch, layout, signed_permutation(perm, signs), layout_rules(layout))
     assert rotated.x.shape == (3, 2, 4, 1, 16, 16)  # the slab now lies across the first axis
     # new velocity component j is old component perm[j] with sign signs[j]
     old_v = batch.x[:, :, 1:4].permute(0, 1, 2, 5, 3, 4).flip([4, 5])
@@ -114,11 +118,11 @@ def test_rotation_moves_grid_components_and_boundaries_by_tensor_law(wave_corpus
 
 def test_rotation_then_inverse_is_identity(wave_corpus):
     _, layout, batch = batch_of(wave_corpus["waves3d"], history=2)
-    for perm, signs in proper_rotations():
-        inv_perm = tuple(int(np.argsort(perm)[j]) for j in range(3))
-        inv_signs = tuple(signs[inv_perm[j]] for j in range(3))
-        back = rotate_batch(rotate_batch(batch, layout, perm, signs), layout, inv_perm, inv_signs)
+    rules = layout_rules(layout)
+    for r in proper_rotations(3):
+        back = rotate_batch(rotate_batch(batch, layout, r, rules), layout, r.T, rules)
         assert torch.equal(back.x, batch.x) and torch.equal(back.bcs, batch.bcs)
+        assert torch.equal(back.padded_mask, batch.padded_mask)
 
 
 def test_declared_field_transforms_pick_the_model_slot_and_values(wave_corpus):
@@ -126,10 +130,10 @@ def test_declared_field_transforms_pick_the_model_slot_and_values(wave_corpus):
     from walrus.train.trainer import declared_transforms
 
     ds = WellWindowDataset(wave_corpus["waves2d"], split="train", n_steps_input=3, n_steps_output=1)
-    log_density = FieldSpec("log10_density", 0, "1", "log10_density", source="density", transform="log10")
-    layout = channel_layout(ds, transforms={"density": log_density})
+    layout = dataset_layout(ds, RELEASE_FIELD_NAMES, transforms={"density": "log10_density"})
     assert layout.names[0] == "log10_density" and layout.field_ids[0] == RELEASE_FIELD_NAMES.index("log10_density")
     batch = collate([ds[0]], layout)
     torch.testing.assert_close(batch.x[:, 0, 0, :, :, 0], torch.log10(ds[0]["input_fields"][..., 0].float()))
-    assert declared_transforms("acoustics_inclusions_pyclaw")["density"].name == "zeros_like_density"
+    torch.testing.assert_close(layout.from_network(batch.future[:, 0])[..., 0], ds[0]["output_fields"][..., 0].float())
+    assert declared_transforms("acoustics_inclusions_pyclaw")["density"] == "zeros_like_density"
     assert declared_transforms("not_a_registered_dataset") == {}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from walrus.io.well import write_dataset_stats, write_well_file
+from walrus.io import write_dataset_stats, write_well_file
 
 
 def travelling_wave_dataset(root: Path, n_dims: int = 2, size: int = 32, n_traj: int = 2, n_steps: int = 12,

@@ -1,58 +1,74 @@
-"""Tensor-law rotations of a whole micro-batch (the release's RandomRotation90, one rotation per batch).
+"""Tensor-law rotations of a whole micro-batch (the release's RandomRotation90: one element per batch).
 
-A proper rotation of the cube permutes the three axes and flips some of them. Grids move with it,
-each component of a rank-k field is re-indexed by the same permutation and picks up the sign
-(-1)^(number of flipped indices), and the boundary rows move and swap sides with their axes. Lifted
-2-D data is a one-cell slab, so after a rotation the slab may lie in any of the three planes.
+The group action is `walrus.data.augment`'s, applied field by field with the plugin registry's
+law for each field (rank-derived, a pseudo-vector's det R factor, or a plugin's own function), so
+training honours exactly what the plugins declare. Lifted 2-D data is a one-cell slab; after a
+rotation it may lie in any of the three planes, and the padded-component flags move with it.
+Only cartesian grids are rotated: on spherical or other curvilinear grids an axis permutation is
+not a symmetry, and The Well does not rotate them either.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from walrus.data import augment
-from walrus.train.batching import Batch, ChannelLayout
+from walrus.hooks import SymmetryRule
+from walrus.layout import MODEL_DIMS, ChannelLayout
+from walrus.train.batching import Batch
 
-_SPATIAL = (3, 4, 5)
-
-
-def proper_rotations() -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
-    """The 24 rotations of `walrus.data.augment` as (perm, signs): R[j, perm[j]] = signs[j], i.e.
-    new axis j is old axis perm[j], negated where signs[j] = -1."""
-    out = []
-    for matrix in augment.proper_rotations(3):
-        perm = tuple(int(np.flatnonzero(row)[0]) for row in matrix)
-        out.append((perm, tuple(int(matrix[j, perm[j]]) for j in range(3))))
-    return out
+ROTATABLE_GRIDS = ("cartesian",)
 
 
-def rotate_batch(batch: Batch, layout: ChannelLayout, perm, signs) -> Batch:
-    lookup = {(f, idx): c for c, (f, idx) in enumerate(zip(layout.fields, layout.indices))}
-    source, factor = [], []
-    for f, idx in zip(layout.fields, layout.indices):
-        source.append(lookup[(f, tuple(perm[j] for j in idx))])
-        factor.append(float(np.prod([signs[j] for j in idx])) if idx else 1.0)
-    src = torch.tensor(source, device=batch.x.device)
-    sign = torch.tensor(factor, dtype=batch.x.dtype, device=batch.x.device).view(1, 1, -1, 1, 1, 1)
-    flips = [d for d, s in zip(_SPATIAL, signs) if s < 0]
+def layout_rules(layout: ChannelLayout, registry=None) -> dict[str, SymmetryRule]:
+    """Each stored field's law: the registry's (plugin overrides included) for a registered field,
+    the rank's for one the plugins do not know."""
+    if registry is None:
+        from walrus.plugins import get_registry
 
-    def move(t: torch.Tensor, n_channels: int) -> torch.Tensor:
-        t = t.permute(0, 1, 2, *(3 + p for p in perm))
-        t = t.flip(flips) if flips else t
-        return t.index_select(2, src[:n_channels]) * sign[:, :, :n_channels]
+        registry = get_registry()
+    return {f.name: registry.rule(f.name) if f.name in registry.fields else SymmetryRule(f.rank)
+            for f in layout.fields}
 
+
+def random_element(rng: np.random.Generator, reflections: bool = False) -> np.ndarray:
+    """One of the 24 proper rotations of the cube (or of all 48 elements with reflections)."""
+    return augment.random_element(MODEL_DIMS, rng, reflections=reflections)
+
+
+def _transform_channels(t: torch.Tensor, layout: ChannelLayout, rotation: np.ndarray,
+                        rules: Mapping[str, SymmetryRule], n_channels: int) -> torch.Tensor:
+    """Apply the element to (T, B, C, H, W, D) channels; each field's components by its own law."""
+    last = t.movedim(2, -1)  # (T, B, H, W, D, C)
+    out = None
+    for f in layout.fields:
+        idx = [i for i in layout.field_channels(f.name, f.constant) if i < n_channels]
+        if not idx:
+            continue
+        values = last[..., idx].reshape(*last.shape[:-1], *(MODEL_DIMS,) * f.rank)
+        moved = augment.transform_field(values, rotation, rules[f.name])
+        moved = moved.reshape(*moved.shape[: last.ndim - 1], len(idx))
+        if out is None:  # the grid's shape changes with the axes
+            out = last.new_empty(*moved.shape[:-1], last.shape[-1])
+        out[..., idx] = moved
+    return out.movedim(-1, 2)
+
+
+def rotate_batch(batch: Batch, layout: ChannelLayout, rotation, rules: Mapping[str, SymmetryRule]) -> Batch:
+    """The batch seen in axes mapped by the signed permutation ``rotation`` (x' = R x)."""
+    rotation = np.asarray(rotation)
+    perm, _ = augment._decompose(rotation)
     n_var = batch.n_variable
-    bcs = batch.bcs[:, list(perm)].clone()
-    for j, s in enumerate(signs):
-        if s < 0:
-            bcs[:, j] = bcs[:, j].flip(-1)
-    mask = batch.padded_mask[src[:n_var].cpu()] if batch.padded_mask.device.type == "cpu" else \
-        batch.padded_mask[src[:n_var]]
-    return Batch(move(batch.x, batch.x.shape[2]), move(batch.future, n_var), batch.field_ids, bcs, mask,
-                 n_var, batch.dataset)
-
-
-def random_rotation(rng: np.random.Generator):
-    rotations = proper_rotations()
-    return rotations[int(rng.integers(len(rotations)))]
+    x = _transform_channels(batch.x, layout, rotation, rules, batch.x.shape[2])
+    future = _transform_channels(batch.future, layout, rotation, rules, n_var)
+    bcs = torch.stack([augment.transform_boundaries(b, rotation) for b in batch.bcs])
+    # new component (i, j, ...) holds old component (perm[i], perm[j], ...): real where that one was
+    lookup = {(c.field, c.index): k for k, c in enumerate(layout.channels[:n_var])}
+    source = [lookup[(c.field, tuple(perm[i] for i in c.index))] for c in layout.channels[:n_var]]
+    padded = batch.padded_mask[torch.tensor(source, device=batch.padded_mask.device)]
+    inside = None if batch.inside_mask is None else augment.move_grid(batch.inside_mask, rotation)
+    return replace(batch, x=x, future=future, bcs=bcs, padded_mask=padded, inside_mask=inside)

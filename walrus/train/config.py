@@ -38,7 +38,8 @@ class TrainConfig:
     batch_size_2d: int = 2
     batch_size_3d: int = 1
     max_dt_stride: int = 5
-    augment: bool = True
+    augment: bool = True                  # the release's random proper rotation per micro-batch
+    augment_reflections: bool = False     # draw from all 48 cube symmetries (pseudo-vector laws then matter)
     # optimisation (the release's recipe)
     epochs: int = 200
     steps_per_epoch: int = 2000

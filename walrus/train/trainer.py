@@ -15,12 +15,13 @@ from tqdm.auto import tqdm
 
 import walrus
 from walrus.data.well_dataset import WellWindowDataset
-from walrus.fields import FieldSet
 from walrus.metrics import vrmse
 from walrus.model.checkpoint import extend_vocabulary, load_any, save_checkpoint
 from walrus.model.normalization import normalize_input, reconstruct, rms_stats
-from walrus.train.augmentation import random_rotation, rotate_batch
-from walrus.train.batching import Batch, ChannelLayout, channel_layout, collate
+from walrus.hooks import SymmetryRule
+from walrus.layout import ChannelLayout
+from walrus.train.augmentation import ROTATABLE_GRIDS, layout_rules, random_element, rotate_batch
+from walrus.train.batching import Batch, collate, dataset_layout
 from walrus.train.checkpointing import (full_model_state, latest_checkpoint, load_training_checkpoint,
                                         save_training_checkpoint)
 from walrus.train.config import DatasetConfig, TrainConfig
@@ -38,6 +39,7 @@ class CorpusMember:
     valid: WellWindowDataset | None
     layout: ChannelLayout
     batch_size: int
+    rules: dict[str, SymmetryRule] | None = None  # tensor laws for augmentation; None: not rotated
 
 
 def resolve_dataset_root(entry: DatasetConfig) -> Path:
@@ -59,17 +61,24 @@ def resolve_dataset_root(entry: DatasetConfig) -> Path:
     return root
 
 
-def declared_transforms(name: str) -> dict:
-    """The field transforms a registered dataset declares (stored name -> model FieldSpec); none
-    for datasets the plugins do not know."""
+def declared_transforms(name: str) -> dict[str, str]:
+    """The field transforms a registered dataset declares (stored field -> the field the model
+    sees); none for datasets the plugins do not know."""
     from walrus.plugins import get_registry
 
-    registry = get_registry()
     try:
-        spec = registry.dataset(name)
+        return dict(get_registry().dataset(name).transforms)
     except KeyError:
         return {}
-    return {stored: registry.field(target) for stored, target in spec.transforms.items()}
+
+
+def grid_type(dataset: WellWindowDataset) -> str:
+    """The grid type a Well dataset's files declare (cartesian, spherical, ...)."""
+    import h5py
+
+    with h5py.File(dataset.files[0].path, "r") as f:
+        value = f.attrs.get("grid_type", "cartesian")
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def build_model(cfg: TrainConfig) -> walrus.Walrus:
@@ -102,8 +111,7 @@ class Trainer:
         # Ranks may draw 2-D and 3-D batches in one step: keep both encoder pairs in every
         # backward so the sharded gradient collectives match across ranks.
         self.model.keep_all_parameters_in_graph = self.info.world_size > 1
-        vocabulary = FieldSet(vocabulary=self.model.config.field_names)
-        self.corpus = [self._member(entry, vocabulary) for entry in cfg.datasets]
+        self.corpus = [self._member(entry) for entry in cfg.datasets]
         self.engine = self._engine()
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.engine.optimizer,
@@ -120,7 +128,7 @@ class Trainer:
             self.tb = SummaryWriter(str(self.out / "tensorboard"))
 
     # ---------------------------------------------------------------- setup
-    def _member(self, entry: DatasetConfig, vocabulary: FieldSet) -> CorpusMember:
+    def _member(self, entry: DatasetConfig) -> CorpusMember:
         root = resolve_dataset_root(entry)
         probe = WellWindowDataset(root, split=entry.train_split)
         three_d = probe.n_spatial_dims == 3
@@ -137,8 +145,10 @@ class Trainer:
                                           n_steps_output=rollout)
         if len(train) == 0:
             raise ValueError(f"dataset {entry.name!r}: trajectories are too short for a {history}+1 frame window")
-        return CorpusMember(entry.name, train, valid, channel_layout(train, vocabulary, declared_transforms(entry.name)),
-                            self.cfg.batch_size_3d if three_d else self.cfg.batch_size_2d)
+        layout = dataset_layout(train, self.model.config.field_names, declared_transforms(entry.name))
+        rules = layout_rules(layout) if grid_type(train) in ROTATABLE_GRIDS else None
+        return CorpusMember(entry.name, train, valid, layout, self.cfg.batch_size_3d if three_d else self.cfg.batch_size_2d,
+                            rules)
 
     def _engine(self):
         cfg = self.cfg
@@ -158,9 +168,9 @@ class Trainer:
         member = self.corpus[draw.dataset]
         member.train.rng = np.random.default_rng(draw.stride_seed)  # reproducible time strides
         batch = collate([member.train[i] for i in draw.indices], member.layout, member.name)
-        if self.cfg.augment:
-            perm, signs = random_rotation(np.random.default_rng(draw.stride_seed + 1))
-            batch = rotate_batch(batch, member.layout, perm, signs)
+        if self.cfg.augment and member.rules is not None:
+            rotation = random_element(np.random.default_rng(draw.stride_seed + 1), self.cfg.augment_reflections)
+            batch = rotate_batch(batch, member.layout, rotation, member.rules)
         return batch.to(self.device)
 
     def loss(self, batch, seed: int) -> torch.Tensor:
@@ -169,7 +179,7 @@ class Trainer:
                                  generator=torch.Generator().manual_seed(seed))
         n_var = batch.n_variable
         return delta_l1_loss(out[:, :, :n_var], batch.x[:, :, :n_var], batch.future, stats, batch.padded_mask,
-                             multiplier=self.cfg.loss_multiplier)
+                             multiplier=self.cfg.loss_multiplier, inside_mask=batch.inside_mask)
 
     # ---------------------------------------------------------------- the loop
     def resume(self) -> bool:
@@ -264,6 +274,8 @@ class Trainer:
             stats = rms_stats(window, self.model.config.rms_eps)
             out = self.engine.module(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen)
             pred = reconstruct(window[-1], out[-1], stats)[:, :n_var] * keep.view(1, -1, 1, 1, 1)
+            if batch.inside_mask is not None:  # the release zeroes predictions inside obstacles
+                pred = pred * (~batch.inside_mask).unsqueeze(1).to(pred.dtype)
             truth = batch.future[t]
             errors.append(vrmse(pred[:, keep].movedim(1, -1), truth[:, keep].movedim(1, -1), 3).mean(0))
             nxt = torch.cat([pred, constants[-1]], dim=1).unsqueeze(0)
@@ -282,7 +294,9 @@ class Trainer:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True, assign=True)
         path = path or self.out / "model.safetensors"
         return save_checkpoint(model, path, preset=self.cfg.preset,
-                               metadata={"datasets": [m.name for m in self.corpus], "global_step": self.global_step})
+                               metadata={"datasets": [m.name for m in self.corpus], "global_step": self.global_step,
+                                         "transforms": {m.name: {f.name: f.model_field for f in m.layout.fields
+                                                                 if f.model_field != f.name} for m in self.corpus}})
 
     def _log(self, record: dict) -> None:
         if not self.info.is_main:
