@@ -14,7 +14,7 @@ import yaml
 from walrus.errors import BoundaryError, FieldError, ShapeError, UnitError, WalrusError, WellFormatError
 from walrus.io import check_well_file, read_well_file, write_dataset, write_dataset_stats, write_well_file
 from walrus.io.examples import write_example_dataset, write_example_well_file
-from walrus.model.patching import OPEN, PERIODIC, WALL
+from walrus.boundaries import OPEN, PERIODIC, WALL
 from walrus.units import ureg
 
 import the_well.data as well_data  # noqa: E402  (a dev dependency: a missing install must fail, not skip)

@@ -21,7 +21,9 @@ from torch.utils.data import Dataset
 
 from walrus.errors import ShapeError, WellFormatError
 from walrus.fields import component_suffixes
-from walrus.io.well import GROUPS, _bool, _names, _open, _str, _validate, effective_boundaries
+from walrus.io.schema import GROUPS
+from walrus.io.well_check import attr_bool, attr_names, attr_str, group_names, open_well, validate
+from walrus.io.well_reader import effective_boundaries
 
 __all__ = ["WellWindowDataset", "windows_per_trajectory", "max_stride"]
 
@@ -51,23 +53,23 @@ class _FileInfo:
 
 
 def _scan(path: str) -> _FileInfo:
-    with _open(path) as f:
-        _validate(f, path)
+    with open_well(path) as f:
+        validate(f, path)
         dims = f["dimensions"]
-        axes = tuple(_names(dims.attrs["spatial_dims"]))
+        axes = tuple(attr_names(dims.attrs["spatial_dims"]))
         fields = []
         for order, grp in enumerate(GROUPS):
             g = f[grp]
-            for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
+            for name in group_names(g):
                 a = g[name].attrs
-                fields.append((grp, name, order, _bool(a["sample_varying"]), _bool(a["time_varying"]),
+                fields.append((grp, name, order, attr_bool(a["sample_varying"]), attr_bool(a["time_varying"]),
                                tuple(bool(v) for v in np.atleast_1d(a["dim_varying"]))))
         sg = f["scalars"]
-        scalars = tuple((n, _bool(sg[n].attrs.get("sample_varying", False)), _bool(sg[n].attrs.get("time_varying", False)))
-                        for n in (_names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []))
+        scalars = tuple((n, attr_bool(sg[n].attrs.get("sample_varying", False)),
+                         attr_bool(sg[n].attrs.get("time_varying", False))) for n in group_names(sg))
         return _FileInfo(path, int(f.attrs["n_trajectories"]), int(dims["time"].shape[-1]), axes,
-                         tuple(int(dims[a].shape[-1]) for a in axes), _str(f.attrs["dataset_name"]), tuple(fields),
-                         scalars, _bool(dims["time"].attrs["sample_varying"]))
+                         tuple(int(dims[a].shape[-1]) for a in axes), attr_str(f.attrs["dataset_name"]), tuple(fields),
+                         scalars, attr_bool(dims["time"].attrs["sample_varying"]))
 
 
 class WellWindowDataset(Dataset):

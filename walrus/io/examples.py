@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from walrus.io.well import write_dataset_stats, write_well_file
+from walrus.io.well_stats import write_dataset_stats
+from walrus.io.well_writer import write_well_file
 
 __all__ = ["write_example_well_file", "write_example_dataset"]
 

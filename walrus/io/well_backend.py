@@ -14,7 +14,8 @@ import numpy as np
 from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
-from walrus.io.well import _open, _validate, dataset_from_file
+from walrus.io.well_check import open_well, validate
+from walrus.io.well_reader import dataset_from_file
 
 __all__ = ["WellBackendEntrypoint", "WellBackendArray"]
 
@@ -42,7 +43,7 @@ def _lazy(path, ds: h5py.Dataset):
 
 
 class WellBackendEntrypoint(BackendEntrypoint):
-    """Open a Well HDF5 file in walrus's xarray layout (see :mod:`walrus.io.well`)."""
+    """Open a Well HDF5 file in walrus's xarray layout (see :mod:`walrus.io.schema`)."""
 
     description = "The Well's HDF5 format (PolymathicAI), with walrus's CF units attributes"
     url = "https://github.com/PolymathicAI/the_well"
@@ -50,8 +51,8 @@ class WellBackendEntrypoint(BackendEntrypoint):
 
     def open_dataset(self, filename_or_obj, *, drop_variables=None):
         path = os.fspath(filename_or_obj)
-        with _open(path) as f:
-            _validate(f, path)
+        with open_well(path) as f:
+            validate(f, path)
             return dataset_from_file(f, read=lambda ds: _lazy(path, ds), drop=set(drop_variables or ()))
 
     def guess_can_open(self, filename_or_obj) -> bool:

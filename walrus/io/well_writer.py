@@ -1,52 +1,146 @@
-"""The Well's HDF5 format: write, check and read files, and compute ``stats.yaml``.
+"""Write Well HDF5 files: from arrays (:func:`write_well_file`) or from a walrus-layout Dataset
+(:func:`write_dataset`).
 
 Files follow ``WELL_FORMAT.md`` (the schema The Well's loader and checker read), including the
 points its own docs and dummy writer get wrong: ``time`` carries ``time_varying=True``; constant
 scalars are 0-d; all three ``t*_fields`` groups exist; ``associated_dims`` is a list; boundary
-masks are True on the boundary points; ``bc_type`` is upper case; no ``values`` dataset.
+masks are True on the boundary points; ``bc_type`` is upper case; no ``values`` dataset. Every
+file is written to a temporary name and renamed, so a reader never sees half a file.
 
 The Well has no units. walrus stores them as a CF ``units`` attribute on each dataset, which our
 reader turns into xarray ``units`` attributes and The Well's loader ignores.
 
-In xarray form (what :func:`read_well_file` returns and :func:`write_dataset` takes) a file is:
-dims ``sample`` (trajectories), ``time``, the spatial axes, and ``component_i``/``component_j`` for
-vector/tensor components (coordinates: the axis names); time-varying fields are
-``(sample, time, *axes[, component_i[, component_j]])``, constant fields lack ``time``; scalars
-have only ``sample``/``time`` dims (0-d for simulation parameters); boundary conditions are the
-dataset attributes ``bc_<axis> = "LOW HIGH"`` (e.g. ``"WALL OPEN"``).
+Boundary conditions name, per axis, a kind (``"WALL"``, ``"OPEN"``, ``"PERIODIC"``, a code, or a
+``(low, high)`` pair of those) or a boundary a plugin registered (``"reflecting"``); the mask of
+each boundary group is built by that boundary's :class:`~walrus.hooks.BoundarySpec` (``mask(n)``),
+a bare kind using The Well's default (:func:`walrus.hooks.edge_mask`).
 """
 
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import h5py
 import numpy as np
 import xarray as xr
-import yaml
 
-from walrus.boundaries import BOUNDARY_NAMES, OPEN, PERIODIC, WALL, format_axis, parse_boundaries
-from walrus.errors import FieldError, ShapeError, WellFormatError
-from walrus.io.atomic import atomic_path
+from walrus.atomic import atomic_path
+from walrus.boundaries import BOUNDARY_CODES, BOUNDARY_NAMES, parse_boundaries
+from walrus.errors import BoundaryError, FieldError, ShapeError, WellFormatError
+from walrus.hooks import edge_mask
+from walrus.io.quantities import dequantify
+from walrus.io.schema import (COMPONENT_DIMS, GRID_TYPES, GROUPS, ROOT_ATTRS, SAMPLE_DIM, TIME_DIM, dataset_axes,
+                              dataset_boundaries)
 from walrus.units import check_compatible, format_units, parse_units
 
-__all__ = ["write_well_file", "read_well_file", "dataset_from_file", "write_dataset", "check_well_file", "write_dataset_stats",
-           "compute_stats", "effective_boundaries", "SAMPLE_DIM", "TIME_DIM", "COMPONENT_DIMS", "GROUPS"]
+__all__ = ["write_well_file", "write_dataset", "resolve_boundaries", "AxisBoundary"]
 
-SAMPLE_DIM, TIME_DIM = "sample", "time"
-COMPONENT_DIMS = ("component_i", "component_j")
-GROUPS = ("t0_fields", "t1_fields", "t2_fields")
-GRID_TYPES = ("cartesian", "spherical", "equiangular")
 _STR = h5py.string_dtype()
-_ROOT_ATTRS = frozenset({"dataset_name", "grid_type", "n_spatial_dims", "n_trajectories", "simulation_parameters"})
 
 
 # ---------------------------------------------------------------------------------------------
-# writing
+# boundary conditions -> Well boundary groups
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AxisBoundary:
+    """One axis's boundary: a (low, high) code pair and the mask builder of each side."""
+
+    codes: tuple[int, int]
+    masks: tuple[Callable[[int], np.ndarray], Callable[[int], np.ndarray]]
+    names: tuple[str, str]
+
+    def groups(self, n: int, axis: str) -> dict[int, np.ndarray]:
+        """Code -> bool mask of shape (n,), one entry per Well boundary group of this axis.
+
+        Both sides the same boundary: its whole-axis mask. Otherwise each side contributes its
+        own boundary's mask restricted to its half of the axis (so the default edge mask gives
+        ``mask[0]`` for the low side and ``mask[n-1]`` for the high side), and sides of one kind
+        share a group.
+        """
+        low, high = self.codes
+        if low == high and self.names[0] == self.names[1]:
+            return {low: _checked_mask(self.masks[0], n, axis, self.names[0], sides=(0, n - 1))}
+        index = np.arange(n)
+        halves = (index < (n + 1) // 2, index >= n // 2)
+        out: dict[int, np.ndarray] = {}
+        for side, (code, build, name) in enumerate(zip(self.codes, self.masks, self.names)):
+            part = _checked_mask(build, n, axis, name, sides=((0,), (n - 1,))[side]) & halves[side]
+            out[code] = out[code] | part if code in out else part
+        return out
+
+
+def _checked_mask(build, n: int, axis: str, name: str, sides) -> np.ndarray:
+    try:
+        mask = np.asarray(build(n))
+    except Exception as exc:
+        raise BoundaryError("boundary mask could not be built", field=f"axis {axis!r}",
+                            expected=f"boundary {name!r}: mask({n}) -> bool array",
+                            received=f"{type(exc).__name__}: {exc}") from exc
+    if mask.shape != (n,) or not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
+        raise BoundaryError("boundary mask has the wrong shape or type", field=f"axis {axis!r}",
+                            expected=f"boundary {name!r}: a bool array of shape ({n},)",
+                            received=f"dtype {mask.dtype}, shape {mask.shape}")
+    mask = mask.astype(bool)
+    missing = [i for i in sides if not mask[i]]
+    if missing:  # The Well's loader would read that side as OPEN, silently
+        raise BoundaryError("boundary mask does not mark the boundary point", field=f"axis {axis!r}",
+                            expected=f"boundary {name!r}: mask True at index {missing[0]}",
+                            received=f"False there (mask {mask.astype(int).tolist()[:12]})")
+    return mask
+
+
+def _side(value, axis: str):
+    """(kind spelling for walrus.boundaries, mask builder, name) of one side's value."""
+    if isinstance(value, str) and value.strip().upper() not in BOUNDARY_CODES:
+        from walrus.plugins import get_registry  # lazy: loads the plugins only when a name needs them
+
+        known = get_registry().boundaries
+        spec = known.get(value.strip())
+        if spec is None:
+            raise BoundaryError("unknown boundary condition", field=f"axis {axis!r}",
+                                expected=f"WALL, OPEN, PERIODIC or a registered boundary {sorted(known)}",
+                                received=repr(value))
+        return spec.kind, spec.mask, spec.name
+    if isinstance(value, str):
+        return value, edge_mask, value.strip().upper()
+    try:
+        name = BOUNDARY_NAMES.get(int(value), repr(value))
+    except (TypeError, ValueError):
+        name = repr(value)  # not a code: parse_boundaries raises with the standard message
+    return value, edge_mask, name
+
+
+def resolve_boundaries(bcs: Mapping[str, object], axes: Sequence[str]) -> dict[str, AxisBoundary]:
+    """Codes and mask builders for every axis, in ``axes`` order.
+
+    Each value is a kind (name, any case, or code), a registered boundary name, or a ``(low, high)``
+    pair (or ``"LOW HIGH"`` string) of those. Checks as :func:`walrus.boundaries.parse_boundaries`
+    does: every axis has an entry, no unknown axes, PERIODIC on both sides or neither.
+    """
+    if not isinstance(bcs, Mapping):
+        return parse_boundaries(bcs, axes)  # raises the standard error
+    kinds: dict[str, object] = {}
+    sides: dict[str, tuple] = {}
+    for a, value in bcs.items():
+        if isinstance(value, str) and len(value.split()) == 2:
+            value = tuple(value.split())
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            lo, hi = _side(value[0], a), _side(value[1], a)
+            kinds[a], sides[a] = (lo[0], hi[0]), (lo, hi)
+        elif isinstance(value, (tuple, list)):
+            kinds[a] = value  # wrong length: parse_boundaries names the mistake
+        else:
+            one = _side(value, a)
+            kinds[a], sides[a] = one[0], (one, one)
+    codes = parse_boundaries(kinds, axes)
+    return {a: AxisBoundary(codes[a], (sides[a][0][1], sides[a][1][1]), (sides[a][0][2], sides[a][1][2]))
+            for a in axes}
+
+
+# ---------------------------------------------------------------------------------------------
+# arrays -> Well
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class _Var:
@@ -91,15 +185,20 @@ def _as_float(name: str, a, dtype) -> np.ndarray:
 
 
 def _check_units(units: Mapping[str, str] | None, known: Sequence[str]) -> dict[str, str]:
-    from walrus.fields import FIELDS  # lazy: walrus.fields pulls in the model package
-    out = {}
+    """Units in CF spelling; a registered field's units must be compatible with its declared ones."""
+    out: dict[str, str] = {}
     for name, u in (units or {}).items():
         if name not in known:
             raise FieldError("units given for an unknown variable", field=name,
                              expected=f"one of {sorted(known)}", received=repr(name))
         out[name] = format_units(parse_units(u, field=name))
-        if name in FIELDS:
-            check_compatible(out[name], FIELDS[name].units, field=name)
+    if out:
+        from walrus.plugins import fieldset  # lazy: loads the plugins only when there are units to check
+
+        fs = fieldset()
+        for name, u in out.items():
+            if name in fs:
+                check_compatible(u, fs[name].units, field=name)
     return out
 
 
@@ -116,7 +215,8 @@ def write_well_file(path, *, dataset_name: str, dimensions: Mapping[str, np.ndar
     ``(*spatial, ...)`` (shared); ``ranks`` overrides the rank inferred from the array rank.
     ``scalars``: a number is a simulation parameter (0-d, also a root attribute); an array of
     shape ``(n_steps,)`` or ``(n_traj, n_steps)`` is a time-varying scalar. ``boundary_conditions``
-    maps each axis to ``"WALL"|"OPEN"|"PERIODIC"`` or a ``(low, high)`` pair. ``units`` maps any
+    maps each axis to ``"WALL"|"OPEN"|"PERIODIC"``, a registered boundary name
+    (``"reflecting"``) or a ``(low, high)`` pair of those (see :func:`resolve_boundaries`). ``units`` maps any
     field, scalar, axis or ``"time"`` to a unit string (stored in CF spelling). Every array is
     stored as ``dtype`` (float32 by default, as in The Well's data); ``dtype=None`` keeps each
     array's own float dtype, for bit-exact round trips of float64 data.
@@ -207,7 +307,7 @@ def write_well_file(path, *, dataset_name: str, dimensions: Mapping[str, np.ndar
                              expected=f"() for a parameter, ({T},) or ({B}, {T}) for a time-varying scalar",
                              received=a.shape)
 
-    bcs = parse_boundaries(boundary_conditions, axes)
+    bcs = resolve_boundaries(boundary_conditions, axes)
     names = [v.name for v in out + scal]
     if len(set(names) | set(axes) | {"time"}) != len(names) + D + 1:
         raise FieldError("name used twice", field=",".join(names), expected="unique field, scalar and axis names",
@@ -231,9 +331,9 @@ def _write(path: Path, *, dataset_name, grid_type, axes, coords, time, n_traj, v
             raise FieldError("invalid name for an HDF5 dataset", field=repr(name),
                              expected="a non-empty name without '/'", received=repr(name))
     for s in scalars:
-        if not s.time_varying and not s.sample_varying and s.name in _ROOT_ATTRS:
+        if not s.time_varying and not s.sample_varying and s.name in ROOT_ATTRS:
             raise FieldError("parameter name clashes with a Well root attribute", field=s.name,
-                             expected=f"a name other than {sorted(_ROOT_ATTRS)}", received=repr(s.name))
+                             expected=f"a name other than {sorted(ROOT_ATTRS)}", received=repr(s.name))
     params = [s for s in scalars if not s.time_varying and not s.sample_varying]
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -261,18 +361,13 @@ def _write(path: Path, *, dataset_name, grid_type, axes, coords, time, n_traj, v
 
             bcg = f.create_group("boundary_conditions")
             for a in axes:
-                low, high = bcs[a]
-                n = coords[a].size
-                sides = {low: [0], high: [n - 1]} if low != high else {low: [0, n - 1]}
-                for code, idx in sides.items():
+                for code, mask in bcs[a].groups(coords[a].size, a).items():
                     g = bcg.create_group(f"{a}_{BOUNDARY_NAMES[code].lower()}")
                     g.attrs["bc_type"] = BOUNDARY_NAMES[code]
                     g.attrs["associated_dims"] = np.array([a], dtype=_STR)
                     g.attrs["associated_fields"] = np.array([], dtype=_STR)
                     g.attrs["sample_varying"] = np.bool_(False)
                     g.attrs["time_varying"] = np.bool_(False)
-                    mask = np.zeros(n, dtype=bool)
-                    mask[idx] = True
                     g.create_dataset("mask", data=mask)
 
             sg = f.create_group("scalars")
@@ -303,234 +398,14 @@ def _write(path: Path, *, dataset_name, grid_type, axes, coords, time, n_traj, v
 
 
 # ---------------------------------------------------------------------------------------------
-# checking
-# ---------------------------------------------------------------------------------------------
-def _open(path) -> h5py.File:
-    path = Path(path)
-    if not path.is_file():
-        raise WellFormatError("no such file", field=str(path), expected="an existing Well HDF5 file",
-                              received="nothing at that path")
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise WellFormatError("cannot be opened as HDF5 (truncated or not an HDF5 file)", field=str(path),
-                              expected="a complete HDF5 file", received=f"h5py error: {exc}") from exc
-
-
-def _bool(x) -> bool:
-    return bool(np.asarray(x).item()) if np.ndim(x) == 0 else False
-
-
-def _str(x) -> str:
-    """An HDF5 string attribute as str (files written with fixed-length strings give bytes)."""
-    return x.decode() if isinstance(x, bytes) else str(x)
-
-
-def _names(x) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(np.asarray(x, dtype=object))]
-
-
-def _validate(f: h5py.File, where: str) -> None:
-    """The Well checker's rules (WELL_FORMAT.md §1-2), raising WellFormatError on the first violation."""
-    try:
-        _check_schema(f, where)
-    except WellFormatError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, OSError, AttributeError) as exc:
-        raise WellFormatError("malformed Well file", field=where, expected="The Well's schema",
-                              received=f"{type(exc).__name__}: {exc}") from exc
-
-
-def _check_schema(f: h5py.File, where: str) -> None:
-
-    def need(cond, what, expected, received):
-        if not cond:
-            raise WellFormatError(what, field=where, expected=expected, received=received)
-
-    for key in ("dataset_name", "grid_type", "n_spatial_dims", "n_trajectories", "simulation_parameters"):
-        need(key in f.attrs, f"missing root attribute {key!r}", "The Well's root attributes",
-             f"attributes {sorted(f.attrs)}")
-    for grp in ("dimensions", "boundary_conditions", "scalars", *GROUPS):
-        need(grp in f and isinstance(f[grp], h5py.Group), f"missing group /{grp}", "The Well's groups",
-             f"groups {sorted(f)}")
-    D = int(f.attrs["n_spatial_dims"])
-    B = int(f.attrs["n_trajectories"])
-    for p in _names(f.attrs["simulation_parameters"]) if np.size(f.attrs["simulation_parameters"]) else []:
-        need(p in f.attrs, f"simulation parameter {p!r} is not a root attribute", "a root attribute per parameter",
-             f"attributes {sorted(f.attrs)}")
-    dims = f["dimensions"]
-    need("spatial_dims" in dims.attrs, "missing /dimensions@spatial_dims", "a list of axis names", "nothing")
-    axes = _names(dims.attrs["spatial_dims"])
-    need(len(axes) == D, "spatial_dims length differs from n_spatial_dims", f"{D} names", axes)
-    need("time" in dims, "missing /dimensions/time", "a time dataset", f"{sorted(dims)}")
-    tds = dims["time"]
-    for flag in ("sample_varying", "time_varying"):
-        need(flag in tds.attrs, f"/dimensions/time lacks @{flag}", "a bool attribute", "nothing")
-    T = tds.shape[-1]
-    sizes = []
-    for a in axes:
-        need(a in dims, f"missing coordinate /dimensions/{a}", "one dataset per spatial dim", f"{sorted(dims)}")
-        sizes.append(dims[a].shape[-1])
-    for order, grp in enumerate(GROUPS):
-        g = f[grp]
-        need("field_names" in g.attrs, f"/{grp} lacks @field_names", "a list of names", "nothing")
-        for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
-            need(name in g, f"/{grp}/{name} is listed but missing", "a dataset", f"{sorted(g)}")
-            ds = g[name]
-            for flag in ("sample_varying", "time_varying", "dim_varying"):
-                need(flag in ds.attrs, f"/{grp}/{name} lacks @{flag}", "the Well flags", f"{sorted(ds.attrs)}")
-            dv = np.atleast_1d(ds.attrs["dim_varying"]).astype(bool)
-            need(dv.size == D, f"/{grp}/{name}@dim_varying has the wrong length", D, dv.size)
-            shape = (((B,) if _bool(ds.attrs["sample_varying"]) else ()) +
-                     ((T,) if _bool(ds.attrs["time_varying"]) else ()) +
-                     tuple(n for n, v in zip(sizes, dv) if v) + (D,) * order)
-            need(ds.shape == shape, f"/{grp}/{name} breaks the shape rule", shape, ds.shape)
-    sg = f["scalars"]
-    need("field_names" in sg.attrs, "/scalars lacks @field_names", "a list of names", "nothing")
-    for name in _names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []:
-        need(name in sg, f"/scalars/{name} is listed but missing", "a dataset", f"{sorted(sg)}")
-        ds = sg[name]
-        shape = (((B,) if _bool(ds.attrs.get("sample_varying", False)) else ()) +
-                 ((T,) if _bool(ds.attrs.get("time_varying", False)) else ()))
-        need(ds.shape == shape, f"/scalars/{name} breaks the shape rule", shape, ds.shape)
-    for key, g in f["boundary_conditions"].items():
-        need("bc_type" in g.attrs and _str(g.attrs["bc_type"]).upper() in ("WALL", "OPEN", "PERIODIC"),
-             f"/boundary_conditions/{key} has no valid @bc_type", "WALL, OPEN or PERIODIC",
-             g.attrs.get("bc_type"))
-        need("associated_dims" in g.attrs and "mask" in g, f"/boundary_conditions/{key} is incomplete",
-             "@associated_dims and a mask dataset", f"{sorted(g.attrs)} / {sorted(g)}")
-        for a in _names(g.attrs["associated_dims"]):
-            need(a in axes, f"/boundary_conditions/{key} names an unknown axis", axes, a)
-
-
-def check_well_file(path) -> None:
-    """Raise WellFormatError unless ``path`` follows The Well's schema (as its checker and loader read it)."""
-    with _open(path) as f:
-        _validate(f, str(path))
-
-
-def effective_boundaries(f: h5py.File) -> dict[str, tuple[int, int]]:
-    """(low, high) codes per axis as The Well's loader derives them from the masks.
-
-    Unspecified sides are OPEN; WALL needs every mask entry on that side True, OPEN/PERIODIC any.
-    """
-    axes = _names(f["dimensions"].attrs["spatial_dims"])
-    out = {a: [OPEN, OPEN] for a in axes}
-    codes = {"WALL": WALL, "OPEN": OPEN, "PERIODIC": PERIODIC}
-    for g in f["boundary_conditions"].values():
-        kind = _str(g.attrs["bc_type"]).upper()
-        assoc = _names(g.attrs["associated_dims"])
-        mask = np.asarray(g["mask"][()])
-        for i, a in enumerate(assoc):
-            agg = np.min if kind == "WALL" else np.max
-            for side, index in ((0, 0), (1, -1)):
-                sl = tuple(index if j == i else slice(None) for j in range(len(assoc)))
-                if agg(mask[sl]):
-                    out[a][side] = codes[kind]
-    return {a: (lo, hi) for a, (lo, hi) in out.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# reading
-# ---------------------------------------------------------------------------------------------
-def _attrs(ds: h5py.Dataset) -> dict:
-    return {"units": _str(ds.attrs["units"])} if "units" in ds.attrs else {}
-
-
-def dataset_from_file(f: h5py.File, read=lambda ds: ds[()], drop=()) -> xr.Dataset:
-    """Build the walrus-layout Dataset of an open, validated Well file.
-
-    ``read(h5py_dataset)`` supplies each field's data: eager arrays (the default) or lazy
-    wrappers (the xarray backend). Variables named in ``drop`` are skipped.
-    """
-    dims = f["dimensions"]
-    axes = _names(dims.attrs["spatial_dims"])
-    coords: dict = {}
-    tds = dims["time"]
-    if _bool(tds.attrs["sample_varying"]):
-        coords["sample_time"] = ((SAMPLE_DIM, TIME_DIM), tds[()], _attrs(tds))
-    else:
-        coords[TIME_DIM] = ((TIME_DIM,), tds[()], _attrs(tds))
-    for a in axes:
-        if _bool(dims[a].attrs.get("sample_varying", False)):
-            coords[f"sample_{a}"] = ((SAMPLE_DIM, a), dims[a][()], _attrs(dims[a]))
-        else:
-            coords[a] = ((a,), dims[a][()], _attrs(dims[a]))
-    data_vars: dict = {}
-    max_rank = 0
-    for order, grp in enumerate(GROUPS):
-        g = f[grp]
-        for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
-            if name in drop:
-                continue
-            ds = g[name]
-            dv = np.atleast_1d(ds.attrs["dim_varying"]).astype(bool)
-            vdims = (((SAMPLE_DIM,) if _bool(ds.attrs["sample_varying"]) else ()) +
-                     ((TIME_DIM,) if _bool(ds.attrs["time_varying"]) else ()) +
-                     tuple(a for a, v in zip(axes, dv) if v) + COMPONENT_DIMS[:order])
-            data_vars[name] = (vdims, read(ds), _attrs(ds))
-            max_rank = max(max_rank, order)
-    sg = f["scalars"]
-    for name in _names(sg.attrs["field_names"]) if np.size(sg.attrs["field_names"]) else []:
-        if name in drop:
-            continue
-        ds = sg[name]
-        vdims = (((SAMPLE_DIM,) if _bool(ds.attrs.get("sample_varying", False)) else ()) +
-                 ((TIME_DIM,) if _bool(ds.attrs.get("time_varying", False)) else ()))
-        data_vars[name] = (vdims, ds[()], _attrs(ds))
-    for cdim in COMPONENT_DIMS[:max_rank]:
-        coords[cdim] = ((cdim,), np.array(axes, dtype=object))
-    attrs = {"dataset_name": _str(f.attrs["dataset_name"]), "grid_type": _str(f.attrs["grid_type"]),
-             "spatial_dims": " ".join(axes)}
-    for a, codes in effective_boundaries(f).items():
-        attrs[f"bc_{a}"] = format_axis(codes)
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-
-
-def read_well_file(path, *, quantify: bool = False) -> xr.Dataset:
-    """Read a Well file into an xarray Dataset (layout in this module's docstring), units as attributes.
-
-    Files without units (The Well's own) give variables without ``units`` attributes.
-    With ``quantify=True`` the result holds pint quantities (CF-aware registry).
-    """
-    with _open(path) as f:
-        _validate(f, str(path))
-        try:
-            out = dataset_from_file(f)
-        except OSError as exc:  # e.g. corrupted data blocks behind an intact header
-            raise WellFormatError("unreadable data", field=str(path), expected="readable datasets",
-                                  received=f"h5py error: {exc}") from exc
-    if quantify:
-        from walrus.io.xr import quantify as _q
-        out = _q(out)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # xarray -> Well
 # ---------------------------------------------------------------------------------------------
-def dataset_axes(ds: xr.Dataset) -> list[str]:
-    """Spatial axes of a walrus-layout Dataset: the ``spatial_dims`` attribute, else inferred from dims."""
-    if "spatial_dims" in ds.attrs:
-        return str(ds.attrs["spatial_dims"]).split()
-    skip = {SAMPLE_DIM, TIME_DIM, *COMPONENT_DIMS}
-    axes: list[str] = []
-    for v in ds.data_vars.values():
-        for d in v.dims:
-            if d not in skip and d not in axes:
-                axes.append(d)
-    return axes
-
-
-def dataset_boundaries(ds: xr.Dataset, axes: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Boundary codes from the ``bc_<axis>`` attributes; BoundaryError if one is missing or bad."""
-    return parse_boundaries({a: ds.attrs[f"bc_{a}"] for a in axes if f"bc_{a}" in ds.attrs}, axes)
-
-
 def write_dataset(ds: xr.Dataset, path, *, dataset_name: str | None = None, grid_type: str | None = None,
                   boundary_conditions: Mapping[str, object] | None = None) -> Path:
-    """Write a walrus-layout Dataset (see module docstring) as a Well file; values and units round-trip exactly."""
-    from walrus.io.xr import dequantify
+    """Write a walrus-layout Dataset (:mod:`walrus.io.schema`) as a Well file; values and units round-trip exactly.
+
+    ``boundary_conditions`` (as in :func:`write_well_file`) overrides the ``bc_<axis>`` attributes.
+    """
     ds = dequantify(ds)
     axes = dataset_axes(ds)
     if not axes:
@@ -540,7 +415,8 @@ def write_dataset(ds: xr.Dataset, path, *, dataset_name: str | None = None, grid
         if a not in ds.coords:
             raise ShapeError("spatial axis has no coordinate", field=a, expected=f"a 1-D coordinate {a!r}",
                              received=f"coords {list(ds.coords)}")
-    bcs = parse_boundaries(boundary_conditions, axes) if boundary_conditions is not None else dataset_boundaries(ds, axes)
+    bcs = resolve_boundaries(boundary_conditions if boundary_conditions is not None else
+                             dataset_boundaries(ds, axes), axes)
     B = ds.sizes.get(SAMPLE_DIM, 1)
     if "sample_time" in ds.coords:
         time = ds["sample_time"].transpose(SAMPLE_DIM, TIME_DIM)
@@ -593,83 +469,3 @@ def write_dataset(ds: xr.Dataset, path, *, dataset_name: str | None = None, grid
     return _write(Path(path), dataset_name=str(name), grid_type=grid_type or ds.attrs.get("grid_type", "cartesian"),
                   axes=axes, coords=coords, time=tvals, n_traj=B, variables=variables, scalars=scalars, bcs=bcs,
                   coord_units=units)
-
-
-# ---------------------------------------------------------------------------------------------
-# statistics
-# ---------------------------------------------------------------------------------------------
-class _Moments:
-    """Count-weighted first and second moments, per tensor component, in float64."""
-
-    def __init__(self):
-        self.n, self.s1, self.s2 = 0, 0.0, 0.0
-
-    def add(self, x: np.ndarray, order: int) -> None:
-        x = np.asarray(x, dtype=np.float64)
-        axes = tuple(range(x.ndim - order))
-        self.n += int(np.prod(x.shape[: x.ndim - order]))
-        self.s1 = self.s1 + x.sum(axis=axes)
-        self.s2 = self.s2 + (x * x).sum(axis=axes)
-
-    def result(self):
-        m1, m2 = self.s1 / self.n, self.s2 / self.n
-        std = np.sqrt(np.maximum(m2 - m1 ** 2, 0.0))
-        return m1, std, np.sqrt(m2)
-
-
-def compute_stats(files: Sequence[str | os.PathLike]) -> dict:
-    """The Well's ``stats.yaml`` content over ``files`` (see WELL_FORMAT.md §1, stats.yaml).
-
-    Per field and per component, reducing every axis but the tensor axes, float64, population
-    variance, files combined by counts. Deltas are differences along the time axis of time-varying
-    fields; constant fields appear only in mean/std/rms. Reads one trajectory at a time.
-    """
-    plain: dict[str, _Moments] = {}
-    delta: dict[str, _Moments] = {}
-    orders: dict[str, int] = {}
-    for p in files:
-        with _open(p) as f:
-            _validate(f, str(p))
-            for order, grp in enumerate(GROUPS):
-                g = f[grp]
-                for name in _names(g.attrs["field_names"]) if np.size(g.attrs["field_names"]) else []:
-                    ds = g[name]
-                    orders[name] = order
-                    sv, tv = _bool(ds.attrs["sample_varying"]), _bool(ds.attrs["time_varying"])
-                    chunks = (ds[i] for i in range(ds.shape[0])) if sv else [ds[()]]
-                    for x in chunks:
-                        plain.setdefault(name, _Moments()).add(x, order)
-                        if tv:
-                            delta.setdefault(name, _Moments()).add(np.diff(np.asarray(x, np.float64), axis=0), order)
-    if not plain:
-        raise WellFormatError("no fields to compute statistics over", field="stats", expected="Well files with fields",
-                              received=[str(p) for p in files])
-    stats: dict = {k: {} for k in ("mean", "std", "rms", "mean_delta", "std_delta", "rms_delta")}
-    for name, m in plain.items():
-        for key, val in zip(("mean", "std", "rms"), m.result()):
-            stats[key][name] = _tolist(val)
-    for name, m in delta.items():
-        for key, val in zip(("mean_delta", "std_delta", "rms_delta"), m.result()):
-            stats[key][name] = _tolist(val)
-    return stats
-
-
-def _tolist(v):
-    v = np.asarray(v, dtype=np.float64)
-    return float(v) if v.ndim == 0 else v.tolist()
-
-
-def write_dataset_stats(dataset_dir) -> Path:
-    """Write ``<dataset_dir>/stats.yaml`` from ``<dataset_dir>/data/train/*.hdf5`` (and ``*.h5``), atomically."""
-    root = Path(dataset_dir)
-    train = root / "data" / "train"
-    files = sorted(glob.glob(str(train / "*.hdf5")) + glob.glob(str(train / "*.h5")))
-    if not files:
-        raise WellFormatError("no training files", field=str(train), expected="data/train/*.hdf5",
-                              received="no .hdf5/.h5 files")
-    stats = compute_stats(files)
-    out = root / "stats.yaml"
-    with atomic_path(out) as tmp:
-        with open(tmp, "w") as fh:
-            yaml.safe_dump(stats, fh, sort_keys=False)
-    return out
