@@ -48,18 +48,15 @@ def vrmse_summary(pred: list[dict], truth: list[dict], warmup: int) -> dict:
 
 # ---------------------------------------------------------------- the codes
 def pyclaw_case(res: int, seed: int):
-    from walrus.commands.quickstart import _solver
-    from walrus.data.generators.shallow_water import DT_OUT
+    from walrus.data.generators.shallow_water import COORD_UNITS, DT_OUT, UNITS, make_solver
     from walrus_adapters import DriftGuard
     from walrus_adapters.pyclaw import PyClawHybrid
 
-    units = {"height": "m", "velocity": "m s-1"}
-
     def make(surrogate, policy, guarded):
-        solver, solution = _solver(res, seed)
+        solver, solution = make_solver(res, np.random.default_rng([seed, 10_000]))  # the quickstart's unseen start
         guard = DriftGuard(conserved={"height": 1e-3}, bounds={"height": (0.0, None)}) if guarded else DriftGuard()
-        return PyClawHybrid(solver, solution, surrogate, physics="shallow_water", units=units, dt=DT_OUT,
-                            policy=policy, guard=guard)
+        return PyClawHybrid(solver, solution, surrogate, physics="shallow_water", units=UNITS,
+                            coord_units=COORD_UNITS, dt=DT_OUT, policy=policy, guard=guard)
 
     return make, DT_OUT
 

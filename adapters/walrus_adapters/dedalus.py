@@ -9,7 +9,8 @@ A solver interval is ``solver.step(inner_dt)`` repeated up to t + dt. A surrogat
 writes each field's grid values (``f.change_scales(1); f['g'] = ...``) and sets
 ``solver.sim_time``. Use a Runge-Kutta timestepper (RK222, RK443): multistep schemes
 (SBDF, CNAB) keep past right-hand sides that a written state would contradict. Fourier axes
-are PERIODIC; declare the others (e.g. Chebyshev walls) in ``boundaries``. Fields the surrogate
+are PERIODIC (the plugins' BoundarySpecs spell it ``solver_names={"dedalus": "Fourier"}``); declare
+the others (e.g. Chebyshev walls, whose conditions are tau terms) in ``boundaries``. Fields the surrogate
 does not predict (e.g. pressure) are left to the solver.
 """
 
@@ -19,7 +20,6 @@ from typing import Mapping
 
 import numpy as np
 
-from walrus.boundaries import PERIODIC
 from walrus.errors import FieldError
 from walrus.plugins import fieldset
 from walrus_adapters.guard import DriftGuard
@@ -27,6 +27,13 @@ from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
 
 __all__ = ["DedalusCoupling", "DedalusHybrid"]
+
+
+def basis_name(basis) -> str:
+    """What a Dedalus basis says about its axis's boundary: 'Fourier' (RealFourier, ComplexFourier), else
+    the basis type ('ChebyshevT', ...), whose conditions live in the equations' tau terms."""
+    kind = type(basis).__name__
+    return "Fourier" if kind.endswith("Fourier") else kind
 
 
 class DedalusCoupling:
@@ -81,8 +88,8 @@ class DedalusHybrid(Hybrid):
         for basis in bases:
             axis = basis.coord.name if hasattr(basis, "coord") else basis.coordsys.names[0]
             coords[axis] = np.asarray(basis.global_grid(dist, scale=1)).ravel()
-            solver_bcs[axis] = (PERIODIC, PERIODIC) if "Fourier" in type(basis).__name__ else None
+            solver_bcs[axis] = (basis_name(basis),) * 2
         layout = Layout(units=units, coords=coords,
-                        boundaries=resolve_boundaries(solver_bcs, boundaries, code="Dedalus"))
+                        boundaries=resolve_boundaries(solver_bcs, boundaries, solver="dedalus"))
         super().__init__(surrogate, DedalusCoupling(solver, fields, inner_dt), layout, dt=dt,
                          time=float(solver.sim_time), policy=policy, guard=guard)

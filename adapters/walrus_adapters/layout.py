@@ -16,8 +16,9 @@ import numpy as np
 
 from walrus.boundaries import BOUNDARY_NAMES, parse_axis
 from walrus.errors import BoundaryError, FieldError, UnitError
-from walrus.plugins import fieldset
+from walrus.plugins import fieldset, get_registry
 from walrus.state import State
+from walrus_adapters.boundary_names import SOLVERS, solver_kind, unknown
 
 __all__ = ["Layout", "check_units", "resolve_boundaries"]
 
@@ -45,31 +46,58 @@ def check_units(names: Sequence[str], units: Mapping[str, str] | None, *, what: 
     return {n: str(units[n]) for n in names}
 
 
-def resolve_boundaries(solver: Mapping[str, Optional[tuple[int, int]]], declared: Mapping[str, object] | None,
-                       *, code: str) -> dict[str, tuple[int, int]]:
+def resolve_boundaries(solver_names: Mapping[str, Optional[tuple[str, str]]], declared: Mapping[str, object] | None,
+                       *, solver: str) -> dict[str, tuple[int, int]]:
     """The boundary condition of each axis: the solver's where it can be read, else the user's.
 
-    ``solver`` maps each axis to its (low, high) codes, or None where the adapter cannot tell
-    (e.g. py-pde keeps non-periodic conditions in the PDE). A declared condition must name an
-    axis the solver has and agree with what the solver does: the surrogate pads by it.
+    ``solver_names`` maps each axis to what the solver calls its (low, high) conditions, or None
+    where the adapter cannot tell (e.g. a py-pde PDE without a ``bc``). Each name becomes a kind
+    through the plugins' BoundarySpecs (`walrus_adapters.boundary_names`); a name no plugin
+    declares needs the axis declared in ``boundaries``, else it is refused naming the side, the name
+    and the known ones. A declared condition (a kind, a (low, high) pair or a registered boundary
+    name such as ``"coast"``) must name an axis the solver has and agree with what the solver
+    does: the surrogate pads by it.
     """
+    label = SOLVERS.get(solver, solver)
     declared = dict(declared or {})
     for axis in declared:
-        if axis not in solver:
-            raise BoundaryError(f"{code} has no such axis", field=f"axis {axis!r}", expected=f"one of {list(solver)}",
-                                received=repr(axis))
+        if axis not in solver_names:
+            raise BoundaryError(f"{label} has no such axis", field=f"axis {axis!r}",
+                                expected=f"one of {list(solver_names)}", received=repr(axis))
     out = {}
-    for axis, have in solver.items():
-        given = parse_axis(declared[axis], axis=axis) if axis in declared else None
+    for axis, names in solver_names.items():
+        given = parse_axis(_kinds(declared[axis]), axis=axis) if axis in declared else None
+        have = None
+        if names is not None:
+            codes = [solver_kind(solver, name) for name in names]
+            for side, name, code in zip(("low", "high"), names, codes):
+                if code is None and given is None:
+                    raise unknown(solver, name, axis=axis, side=side)
+            have = None if None in codes else parse_axis(tuple(codes), axis=axis)
         if have is None and given is None:
-            raise BoundaryError(f"{code} does not say which boundary condition this axis has", field=f"axis {axis!r}",
+            raise BoundaryError(f"{label} does not say which boundary condition this axis has", field=f"axis {axis!r}",
                                 expected="boundaries={axis: 'WALL' | 'OPEN' | 'PERIODIC' | (low, high)}",
                                 received="nothing declared")
         if have is not None and given is not None and tuple(given) != tuple(have):
-            raise BoundaryError(f"declared boundary differs from the {code} solver's", field=f"axis {axis!r}",
+            raise BoundaryError(f"declared boundary differs from the {label} solver's", field=f"axis {axis!r}",
                                 expected=_names(have), received=_names(given))
         out[axis] = tuple(have if have is not None else given)
     return out
+
+
+def _kinds(value):
+    """A declared condition with registered boundary names ("coast", "absorbing") replaced by their kinds."""
+    def one(v):
+        if isinstance(v, str) and v.strip().upper() not in BOUNDARY_NAMES.values():
+            try:
+                return get_registry().boundary_kind(v.strip())
+            except KeyError:
+                return v  # parse_axis refuses it with the list of kinds
+        return v
+
+    if isinstance(value, str) and len(value.split()) == 2:
+        value = tuple(value.split())
+    return tuple(one(v) for v in value) if isinstance(value, (tuple, list)) else one(value)
 
 
 def _names(pair) -> str:

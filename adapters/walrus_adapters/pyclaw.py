@@ -7,9 +7,13 @@
 
 PyClaw keeps the state as conserved components ``q[m, i, j]``; a `QMap` says how they become
 walrus fields and back (``physics=`` names the ones for PyClaw's acoustics, shallow-water and
-Euler Riemann solvers; pass your own QMap for others). The solver's walls, periodic and
-extrapolation boundaries become WALL, PERIODIC and OPEN; aux arrays named by the QMap become
-constant fields (e.g. the medium of variable-coefficient acoustics).
+Euler Riemann solvers; pass your own QMap for others). ``units`` are the solver's units of those
+fields (and ``coord_units`` of its axes and time, e.g. ``{"x": "m", "y": "m", "time": "s"}``):
+PyClaw has none of its own, so they are whatever the set-up's gravity and lengths make them. The solver's ``bc_lower``/``bc_upper``
+names become walrus kinds through the plugins' BoundarySpecs (``solver_names={"clawpack": ...}``):
+``wall``, ``extrap`` and ``periodic`` are WALL, OPEN and PERIODIC; a ``custom`` BC counts once a
+plugin declares what it is, or when ``boundaries=`` declares the axis. Aux arrays named by the
+QMap become constant fields (e.g. the medium of variable-coefficient acoustics).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
-from walrus.boundaries import OPEN, PERIODIC, WALL
 from walrus.errors import FieldError, ShapeError
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
@@ -64,19 +67,16 @@ QMAPS: dict[str, QMap] = {
                   lambda f: _stack(f["density"], *np.moveaxis(f["momentum"], -1, 0), f["energy"])),
 }
 
-_BC_CODES = {"wall": WALL, "periodic": PERIODIC, "extrap": OPEN}
+_BC_NAMES = ("custom", "extrap", "periodic", "wall")  # the attributes of clawpack.pyclaw.BC
 
 
-def solver_boundaries(solver, solution) -> dict[str, Optional[tuple[int, int]]]:
-    """Each axis's (low, high) walrus codes from the solver's bc_lower/bc_upper; None for custom BCs."""
+def solver_boundaries(solver, solution) -> dict[str, tuple[str, str]]:
+    """Each axis's (low, high) PyClaw names ('wall', 'extrap', ...) from the solver's bc_lower/bc_upper."""
     from clawpack.pyclaw import BC
 
-    names = {getattr(BC, k): v for k, v in _BC_CODES.items()}
-    out = {}
-    for d, dim in enumerate(solution.domain.grid.dimensions):
-        lo, hi = solver.bc_lower[d], solver.bc_upper[d]
-        out[dim.name] = (names[lo], names[hi]) if lo in names and hi in names else None
-    return out
+    names = {getattr(BC, k): k for k in _BC_NAMES}
+    return {dim.name: tuple(names.get(code, str(code)) for code in (solver.bc_lower[d], solver.bc_upper[d]))
+            for d, dim in enumerate(solution.domain.grid.dimensions)}
 
 
 class PyClawCoupling:
@@ -107,7 +107,8 @@ class PyClawHybrid(Hybrid):
 
     def __init__(self, solver, solution, surrogate, *, physics: str | QMap, units: Mapping[str, str], dt: float,
                  policy: HybridPolicy | None = None, guard: DriftGuard | None = None,
-                 boundaries: Mapping[str, object] | None = None, constant_units: Mapping[str, str] | None = None):
+                 boundaries: Mapping[str, object] | None = None, constant_units: Mapping[str, str] | None = None,
+                 coord_units: Mapping[str, str] | None = None):
         if isinstance(physics, str):
             if physics not in QMAPS:
                 raise FieldError("unknown PyClaw physics", field="physics", expected=f"one of {sorted(QMAPS)} or a QMap",
@@ -119,9 +120,10 @@ class PyClawHybrid(Hybrid):
         constants = {name: np.array(solution.state.aux[row]) for name, row in physics.aux.items()}
         layout = Layout(units=check_units(physics.fields, units),
                         coords=coords,
-                        boundaries=resolve_boundaries(solver_boundaries(solver, solution), boundaries, code="PyClaw"),
+                        boundaries=resolve_boundaries(solver_boundaries(solver, solution), boundaries, solver="clawpack"),
                         constant_fields=constants,
                         constant_units=check_units(tuple(constants), constant_units, what="constant field")
-                        if constants else {})
+                        if constants else {},
+                        coord_units=dict(coord_units or {}))
         super().__init__(surrogate, PyClawCoupling(solver, solution, physics), layout, dt=dt,
                          time=float(solution.t), policy=policy, guard=guard)

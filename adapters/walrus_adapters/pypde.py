@@ -10,7 +10,9 @@ A solver interval runs an ordinary py-pde solver (``inner``, default explicit Ru
 to t + dt with its own ``inner_dt``, PDE post-step hooks included; a surrogate interval writes the
 predicted frame into the state data. ``fields`` names the walrus field of each sub-field of the
 state (a ScalarField/VectorField/Tensor2Field or a FieldCollection, in order). Periodic grid axes
-are PERIODIC; the condition of a non-periodic axis lives in the PDE, so declare it in ``boundaries``.
+are PERIODIC; a non-periodic axis takes the PDE's ``bc`` as py-pde parses it ('neumann',
+'dirichlet', ...), translated by the plugins' BoundarySpecs (``solver_names={"py-pde": ...}``).
+Declare an axis in ``boundaries`` where the PDE keeps no single ``bc`` or no plugin knows its name.
 Works on py-pde's numpy backend.
 """
 
@@ -22,7 +24,6 @@ import numpy as np
 from pde import FieldCollection
 from pde.solvers.base import SolverBase
 
-from walrus.boundaries import PERIODIC
 from walrus.errors import FieldError, ShapeError
 from walrus.plugins import fieldset
 from walrus_adapters.guard import DriftGuard
@@ -34,6 +35,60 @@ __all__ = ["PyPDECoupling", "WalrusHybridSolver"]
 
 def _parts(state) -> list:
     return list(state) if isinstance(state, FieldCollection) else [state]
+
+
+def bc_name(bc) -> str:
+    """py-pde's name for one side's condition: 'periodic', 'dirichlet', 'neumann' (a zero derivative;
+    a non-zero one is 'derivative'), else the condition's first registered name ('mixed', 'curvature', ...)."""
+    names = list(getattr(bc, "names", None) or [])
+    if "Periodic" in type(bc).__name__:
+        return "periodic"
+    if "neumann" in names:
+        value = getattr(bc, "value", 0)
+        return "neumann" if np.all(np.asarray(value) == 0) else "derivative"
+    if "dirichlet" in names:
+        return "dirichlet"
+    return names[0] if names else type(bc).__name__
+
+
+def pde_boundaries(pde, state) -> dict[str, tuple[str, str] | None]:
+    """Each grid axis's (low, high) py-pde condition names, parsed by py-pde from the PDE's conditions.
+
+    Periodic grid axes are 'periodic'. The conditions are the PDE's ``bc`` (DiffusionPDE and the
+    other built-in PDEs) or its ``bcs`` (``pde.PDE``, also per variable: ``bc={"c": "neumann"}``).
+    An axis is None where the PDE keeps none that py-pde's parser accepts, or where the sub-fields
+    of a collection disagree: the user then declares it.
+    """
+    grid, parts = state.grid, _parts(state)
+    specs = _part_specs(pde, len(parts))
+    per_part = []
+    for part, spec in zip(parts, specs or ()):
+        try:
+            parsed = grid.get_boundary_conditions(spec, rank=part.rank)
+        except Exception:  # py-pde refuses it for this grid/field: the user declares it
+            per_part = []
+            break
+        per_part.append([(bc_name(axis_bc.low), bc_name(axis_bc.high)) for axis_bc in parsed])
+    out = {}
+    for i, (axis, periodic) in enumerate(zip(grid.axes, grid.periodic)):
+        seen = {p[i] for p in per_part}
+        out[axis] = ("periodic", "periodic") if periodic else (seen.pop() if len(seen) == 1 else None)
+    return out
+
+
+def _part_specs(pde, n_parts: int) -> list | None:
+    """The py-pde condition spec of each sub-field, or None where the PDE does not keep them."""
+    if getattr(pde, "bc", None) is not None:
+        return [pde.bc] * n_parts
+    bcs = getattr(pde, "bcs", None)
+    if not (isinstance(bcs, dict) and set(bcs) == {"*:*"}):
+        return None  # no conditions, or conditions per operator
+    spec, variables = bcs["*:*"], list(getattr(pde, "variables", ()))
+    if isinstance(spec, dict) and spec and set(spec) <= set(variables) | {"*"}:  # per variable
+        if len(variables) != n_parts:
+            return None
+        return [spec.get(v, spec.get("*", "auto_periodic_neumann")) for v in variables]
+    return [spec] * n_parts
 
 
 class PyPDECoupling:
@@ -125,9 +180,8 @@ class WalrusHybridSolver(SolverBase):
         if not hasattr(grid, "periodic") or len(grid.axes) != grid.dim:
             raise ShapeError("unsupported grid", field="grid", expected="a CartesianGrid/UnitGrid",
                              received=type(grid).__name__)
-        solver_bcs = {a: ((PERIODIC, PERIODIC) if p else None) for a, p in zip(grid.axes, grid.periodic)}
         return Layout(units=self.units, coords={a: np.asarray(c) for a, c in zip(grid.axes, grid.axes_coords)},
-                      boundaries=resolve_boundaries(solver_bcs, self.boundaries, code="py-pde"))
+                      boundaries=resolve_boundaries(pde_boundaries(self.pde, state), self.boundaries, solver="py-pde"))
 
     def _make_single_step_fixed_dt(self, state, dt: float):
         layout = self.layout(state)

@@ -89,7 +89,7 @@ class ScipyIVPHybrid(Hybrid):
         spatial = tuple(c.size for c in coords.values())
         constants = dict(constant_fields or {})
         layout = Layout(units=units, coords=coords,
-                        boundaries=resolve_boundaries({a: None for a in coords}, boundaries, code="solve_ivp"),
+                        boundaries=resolve_boundaries({a: None for a in coords}, boundaries, solver="solve_ivp"),
                         constant_fields=constants,
                         constant_units=check_units(tuple(constants), constant_units, what="constant field")
                         if constants else {})

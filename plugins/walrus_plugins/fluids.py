@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from walrus.hooks import DatasetSpec, FieldSpec, hookimpl
+from walrus.hooks import BoundarySpec, DatasetSpec, FieldSpec, hookimpl
 from walrus_plugins._well import well_datasets
 
 DOMAIN = "fluids"
@@ -33,6 +33,25 @@ def walrus_fields():
         FieldSpec("E", 2, "1", "E", "strain-rate tensor"),
         FieldSpec("A", 0, "1", "A", "Gray-Scott species A"),
         FieldSpec("B", 0, "1", "B", "Gray-Scott species B"),
+    ]
+
+
+@hookimpl
+def walrus_boundaries():
+    """The generic treatment of each kind, named after it, with what the adapters' codes call it.
+
+    Adapters translate a solver's own boundary names only through such declarations; a domain
+    adds its own (the acoustics plugin's ``absorbing``, a third-party sponge layer, ...).
+    """
+    return [
+        BoundarySpec("wall", "WALL", "a closed side: reflecting for waves, no flux for diffusion",
+                     solver_names={"clawpack": "wall", "py-pde": "neumann"}),
+        BoundarySpec("fixed_value", "WALL", "a side held at a given value (Dirichlet), as at heated plates",
+                     solver_names={"py-pde": "dirichlet"}),
+        BoundarySpec("open", "OPEN", "waves and flow leave the domain (zero-order extrapolation)",
+                     solver_names={"clawpack": "extrap"}),
+        BoundarySpec("periodic", "PERIODIC", "the domain wraps around",
+                     solver_names={"clawpack": "periodic", "py-pde": "periodic", "dedalus": "Fourier"}),
     ]
 
 

@@ -26,8 +26,12 @@ def test_pyclaw_configuration_errors(surrogate):
         pyclaw(surrogate, boundaries={"x": "PERIODIC"})
     with pytest.raises(BoundaryError, match="axis 'z': PyClaw has no such axis"):
         pyclaw(surrogate, boundaries={"z": "WALL"})
-    with pytest.raises(BoundaryError, match="axis 'x': PyClaw does not say"):
+    with pytest.raises(BoundaryError, match="axis 'x' low side: unknown PyClaw boundary condition; .*received 'custom'"):
         pyclaw(surrogate, bc="custom")
+    assert pyclaw(surrogate, bc="custom", boundaries={"x": "WALL", "y": "OPEN"}).layout.boundaries == {"x": (0, 0),
+                                                                                                      "y": (1, 1)}
+    with pytest.raises(BoundaryError, match="bc: unknown PyClaw boundary condition; .*received 'walls'"):
+        pyclaw(surrogate, bc="walls")
     assert pyclaw(surrogate, bc="extrap").layout.boundaries == {"x": (1, 1), "y": (1, 1)}
     assert pyclaw(surrogate, bc="periodic", boundaries={"y": "PERIODIC"}).layout.boundaries["y"] == (2, 2)
     with pytest.raises(FieldError, match="physics: unknown PyClaw physics"):

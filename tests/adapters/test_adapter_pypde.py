@@ -78,8 +78,25 @@ def test_configuration_errors_are_clear(surrogate):
     with pytest.raises(BoundaryError, match="axis 'z': py-pde has no such axis"):
         make(boundaries={"z": "WALL"})
     _, walled = diffusion(periodic=False)
+    assert make(walled).boundaries == {"x": (0, 0), "y": (0, 0)}  # DiffusionPDE's default bc: neumann, no flux
+    with pytest.raises(BoundaryError, match="axis 'y': declared boundary differs from the py-pde solver's.*"
+                                            "expected WALL/WALL, received OPEN/OPEN"):
+        make(walled, boundaries={"x": "WALL", "y": "OPEN"})
+    assert make(walled, boundaries={"x": "WALL"}).boundaries == {"x": (0, 0), "y": (0, 0)}
+    per_variable = lambda bc: WalrusHybridSolver(pde.PDE({"c": "laplace(c)"}, bc=bc), surrogate,  # noqa: E731
+                                                 fields=["concentration"], units={"concentration": "1"}).layout(walled)
+    assert per_variable({"c": "dirichlet", "*": {"mixed": 1.0}}).boundaries == {"x": (0, 0), "y": (0, 0)}
+    with pytest.raises(BoundaryError, match="axis 'x' low side: unknown py-pde boundary condition; .*received 'mixed'"):
+        per_variable({"c": {"mixed": 1.0}, "*": "dirichlet"})  # the variable's own conditions count
+
+    class NoBC(pde.PDEBase):  # a hand-written PDE: its conditions live in evolution_rate, out of sight
+        def evolution_rate(self, state, t=0):
+            return state.laplace("auto_periodic_neumann")
+
+    no_bc = lambda **kw: WalrusHybridSolver(NoBC(), surrogate, fields=["concentration"],  # noqa: E731
+                                            units={"concentration": "1"}, **kw).layout(walled)
     with pytest.raises(BoundaryError, match="axis 'x': py-pde does not say which boundary"):
-        make(walled)
-    assert make(walled, boundaries={"x": "WALL", "y": "OPEN"}).boundaries == {"x": (0, 0), "y": (1, 1)}
+        no_bc()
+    assert no_bc(boundaries={"x": "WALL", "y": "OPEN"}).boundaries == {"x": (0, 0), "y": (1, 1)}
     with pytest.raises(ValueError, match="backend"):
         WalrusHybridSolver(eq, surrogate, fields=["concentration"], units={"concentration": "1"}, backend="numba")

@@ -38,3 +38,28 @@ def test_units_of_the_wrong_dimension_are_refused(tiny_model):
                        fields={"pressure": "Pa", "velocity": "Pa"}, coords={"x": np.arange(16.0), "y": np.arange(16.0)},
                        boundaries={"x": "PERIODIC", "y": "PERIODIC"}, dt=0.1).start()
     assert callable(main)
+
+
+def test_shallow_water_runs_in_the_si_units_it_is_labelled_with(surrogate):
+    """g = 9.81 m s-2 and metres: a small wave's crest moves at sqrt(g h) = 3.13 m/s (it would be 1 in g = 1 units)."""
+    from walrus.data.generators import shallow_water as sw
+    from walrus.plugins import get_registry
+    from walrus_adapters.pyclaw import PyClawHybrid
+
+    solver, solution = sw.make_solver(128, lambda x, y: 1.0 + 0.01 * np.exp(-((x - 5.0) ** 2 + (y - 5.0) ** 2) / 0.1))
+    x = solution.domain.grid.x.centers
+    crest = []
+    for t in (0.5, 1.0):
+        solver.evolve_to_time(solution, t)
+        row = solution.state.q[0][:, 64]
+        crest.append(x[np.argmax(np.where(x > 5.2, row, -np.inf))])
+    assert (crest[1] - crest[0]) / 0.5 == pytest.approx(np.sqrt(9.81 * 1.0), rel=0.1)
+
+    # the dataset is labelled with these units, and the adapter run states the same ones
+    reg = get_registry()
+    assert {f: reg.field(f).units for f in sw.UNITS} == sw.UNITS
+    assert sw.COORD_UNITS == {"x": "m", "y": "m", "time": "s"}
+    hybrid = PyClawHybrid(*sw.make_solver(16, sw.one_mound), surrogate, physics="shallow_water", units=sw.UNITS,
+                          coord_units=sw.COORD_UNITS, dt=sw.DT_OUT)
+    hybrid.run(1)
+    assert {k: hybrid.window().units[k] for k in (*sw.UNITS, *sw.COORD_UNITS)} == {**sw.UNITS, **sw.COORD_UNITS}

@@ -43,24 +43,10 @@ FAST = Plan(n_traj=3, res=16, steps=10, epochs=1, steps_per_epoch=2, rollout=9, 
 
 
 def _solver(res: int, seed: int):
-    """PyClaw's shallow-water solver and an unseen initial condition, set up as the generator does."""
-    from walrus.data.generators._grid import cell_centres
-    from walrus.data.generators._pyclaw import import_pyclaw
-    from walrus.data.generators.shallow_water import GRAVITY, WIDTH, initial_height
+    """PyClaw's shallow-water solver, set up as the generator does, on an unseen initial condition."""
+    from walrus.data.generators.shallow_water import make_solver
 
-    pyclaw, riemann = import_pyclaw()
-    solver = pyclaw.ClawSolver2D(riemann.shallow_roe_with_efix_2D)
-    solver.limiters = pyclaw.limiters.tvd.MC
-    solver.dimensional_split = True
-    solver.all_bcs = pyclaw.BC.wall
-    solver.verbosity = 0
-    domain = pyclaw.Domain([pyclaw.Dimension(0.0, WIDTH, res, name="x"), pyclaw.Dimension(0.0, WIDTH, res, name="y")])
-    state = pyclaw.State(domain, 3)
-    state.problem_data["grav"] = GRAVITY
-    x = cell_centres(0.0, WIDTH, res)
-    state.q[0] = initial_height(np.random.default_rng([seed, 10_000]), x, x)  # not one of the training draws
-    state.q[1] = state.q[2] = 0.0
-    return solver, pyclaw.Solution(state, domain)
+    return make_solver(res, np.random.default_rng([seed, 10_000]))  # not one of the training draws
 
 
 def _train(data_dir: Path, out: Path, plan: Plan, seed: int) -> tuple[Path, list[float]]:
@@ -94,7 +80,7 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
     """
     import torch
 
-    from walrus.data.generators.shallow_water import DT_OUT
+    from walrus.data.generators.shallow_water import COORD_UNITS, DT_OUT, UNITS
     from walrus.surrogate import Surrogate
     from walrus_adapters.guard import DriftGuard
     from walrus_adapters.hybrid import SURROGATE, HybridPolicy
@@ -129,7 +115,6 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
     summary["checkpoint"] = str(checkpoint)
 
     # 3. the same unseen initial condition, solver alone and hybrid
-    units = {"height": "m", "velocity": "m s-1"}
     solver, solution = _solver(plan.res, seed)
     qmap = QMAPS["shallow_water"]
     solver_frames = [qmap.to_fields(np.array(solution.state.q))]
@@ -142,8 +127,8 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
     surrogate = Surrogate.from_pretrained(str(checkpoint), seed=seed)
     solver, solution = _solver(plan.res, seed)
     guard = DriftGuard(conserved={"height": 1e-3}, bounds={"height": (0.0, None)})
-    hybrid = PyClawHybrid(solver, solution, surrogate, physics="shallow_water", units=units, dt=DT_OUT,
-                          policy=HybridPolicy(k=plan.k, m=plan.m), guard=guard)
+    hybrid = PyClawHybrid(solver, solution, surrogate, physics="shallow_water", units=UNITS, coord_units=COORD_UNITS,
+                          dt=DT_OUT, policy=HybridPolicy(k=plan.k, m=plan.m), guard=guard)
     hybrid_frames = [hybrid.coupling.read()]
     t0 = time.perf_counter()
     for _ in range(plan.rollout):
@@ -188,12 +173,10 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
 
 
 def _write_outputs(out: Path, hybrid, solver_frames, hybrid_frames, kinds, err, channels, surrogate_kind) -> dict:
-    import dataclasses
-
     from walrus.io.xr import to_netcdf
 
     times = np.arange(len(solver_frames)) * hybrid.dt
-    layout = dataclasses.replace(hybrid.layout, coord_units={"x": "m", "y": "m", "time": "s"})
+    layout = hybrid.layout  # the solver's units, axis and time units included (shallow_water.UNITS, COORD_UNITS)
     paths = {}
     for name, frames in (("solver", solver_frames), ("hybrid", hybrid_frames)):
         ds = layout.state(frames, times).to_dataset()
