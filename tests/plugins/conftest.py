@@ -8,16 +8,6 @@ from generated_runs import Runs
 from walrus.plugins import rebuild_registry
 
 
-@pytest.fixture(autouse=True)
-def _restore_fieldset():
-    """Plugins registered by a test add fields to the process-wide FieldSet; take them out again."""
-    from walrus.fields import FIELDS
-
-    saved = FIELDS.copy()
-    yield
-    FIELDS.__dict__.update(saved.__dict__)
-
-
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     return Runs(tmp_path_factory.mktemp("generated"))

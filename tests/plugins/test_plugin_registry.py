@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 import walrus.plugins as plugins
 from walrus.cli import app
 from walrus.data import augment
-from walrus.fields import FIELDS
 from walrus.hooks import BoundarySpec, DatasetSpec, FieldSpec, GeneratedData, SymmetryRule, hookimpl
 from walrus.model.vocabulary import RELEASE_FIELD_NAMES
 
@@ -100,9 +99,9 @@ def test_builtin_fields_map_onto_the_release_vocabulary():
     assert reg.field("velocity").vocabulary_names(2) == ["velocity_x", "velocity_y"]
     assert reg.field("C").component_names(2) == ["C_xx", "C_xy", "C_yx", "C_yy"]
     # walrus's FieldSet knows them, in the checkpoint's slots
-    assert FIELDS.ids("velocity", ("x", "y")) == [4, 5]
-    assert FIELDS.ids("magnetic_field", ("x", "y", "z")) == [39, 40, 41]
-    assert FIELDS.ids("zeros_like_density") == [RELEASE_FIELD_NAMES.index("zeros_like_density")]
+    assert reg.fieldset.ids("velocity", ("x", "y")) == [4, 5]
+    assert reg.fieldset.ids("magnetic_field", ("x", "y", "z")) == [39, 40, 41]
+    assert reg.fieldset.ids("zeros_like_density") == [RELEASE_FIELD_NAMES.index("zeros_like_density")]
 
 
 def test_units_are_declared_and_canonical():
@@ -163,7 +162,7 @@ def test_local_plugin_field_and_dataset_appear_everywhere(vortex_plugin, tmp_pat
     assert reg.owner("field", "vorticity") == vortex_plugin == reg.owner("dataset", "test_decaying_vortices")
     assert reg.dataset_boundary_kinds("test_decaying_vortices") == {"x": "PERIODIC", "y": "PERIODIC"}
     assert "vorticity" in plugins.fields() and "test_decaying_vortices" in plugins.datasets()
-    assert FIELDS.ids("vorticity")[0] >= len(RELEASE_FIELD_NAMES)  # a new vocabulary slot
+    assert reg.fieldset.ids("vorticity")[0] >= len(RELEASE_FIELD_NAMES)  # a new vocabulary slot
 
     runner = CliRunner()
     listing = runner.invoke(app, ["generate", "--list"])
