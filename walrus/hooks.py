@@ -155,6 +155,14 @@ class GeneratedData:
 
     ``fields`` are (n_traj, n_steps, *spatial[, D[, D]]); ``constant_fields`` (n_traj, *spatial[, D..]);
     ``scalars`` are constant per dataset (0-d). Boundary conditions come from the DatasetSpec.
+
+    ``units`` states the units the solver's numbers are really in, for any field, constant field,
+    axis, ``"time"``, scalar or trajectory parameter: ``"1"`` for nondimensional quantities, or a
+    dimensional unit (``"m"``, ``"Pa"``, ...) compatible with the field's canonical units. A
+    dimensional unit on a solver's code units is true only under a stated scaling, so any
+    dimensional unit needs ``unit_scaling``: what one code unit of each base quantity is (e.g.
+    "lengths in units of the box width L0 = 1 m, ..."). Both are written into the files (``units``
+    attributes, and the root attribute ``unit_scaling``); a name left out gets no units attribute.
     """
 
     dimensions: dict[str, np.ndarray]
@@ -163,6 +171,8 @@ class GeneratedData:
     constant_fields: dict[str, np.ndarray] = field(default_factory=dict)
     scalars: dict[str, float] = field(default_factory=dict)
     trajectory_parameters: dict[str, np.ndarray] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    unit_scaling: str = ""
 
 
 # generator(n_traj=, res=, steps=, seed=, progress=) -> GeneratedData; ``progress(k)`` advances the bar

@@ -24,7 +24,7 @@ def _generate_gray_scott(**kw):
 def walrus_fields():
     return [
         FieldSpec("velocity", 1, "m s-1", "velocity", "flow velocity"),
-        FieldSpec("pressure", 0, "Pa", "pressure", "pressure (kinematic, in code units)"),
+        FieldSpec("pressure", 0, "Pa", "pressure", "pressure (incompressible flows: kinematic pressure x a density)"),
         FieldSpec("tracer", 0, "1", "tracer", "passive scalar concentration"),
         FieldSpec("buoyancy", 0, "m s-2", "buoyancy", "buoyancy acceleration"),
         FieldSpec("density", 0, "kg m-3", "density", "mass density"),

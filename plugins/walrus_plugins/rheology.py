@@ -24,7 +24,7 @@ def walrus_fields():
         FieldSpec("C", 2, "1", "C", "polymer conformation tensor (symmetric, positive definite)"),
         FieldSpec("c_zz", 0, "1", "c_zz", "out-of-plane conformation component of a 2-D flow"),
         FieldSpec("velocity", 1, "m s-1", "velocity", "flow velocity"),
-        FieldSpec("pressure", 0, "Pa", "pressure", "pressure (kinematic, in code units)"),
+        FieldSpec("pressure", 0, "Pa", "pressure", "pressure (incompressible flows: kinematic pressure x a density)"),
     ]
 
 

@@ -23,7 +23,7 @@ class Runs:
     def files(self, name):
         if name not in self.paths:
             from walrus.data.generators.pipeline import check_generated, write_generated
-            from walrus.io.well import write_dataset_stats
+            from walrus.io import write_dataset_stats
 
             reg = get_registry()
             spec, data = reg.dataset(name), self.arrays(name)

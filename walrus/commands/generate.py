@@ -49,4 +49,14 @@ def run(*, name: Optional[str], out: Optional[Path], n_traj: Optional[int] = Non
         echo(f"generating {name!r} failed: {exc}", err=True)
         raise typer.Exit(1) from exc
     echo(f"wrote {path}")
+    scaling = written_unit_scaling(path)
+    echo(f"units: {scaling}" if scaling else "units: none declared by the generator (files carry no units)")
     return path
+
+
+def written_unit_scaling(dataset_dir: Path) -> Optional[str]:
+    """The generator's statement of its units, as its written files carry it (None if absent)."""
+    from walrus.data.generators.pipeline import unit_scaling_of
+
+    first = next(iter(sorted(Path(dataset_dir).glob("data/*/*.hdf5"))), None)
+    return None if first is None else unit_scaling_of(first)

@@ -3,6 +3,14 @@
 Like The Well's acoustic_scattering sets: reflecting walls on x, open (extrapolation) on y,
 pulses of pressure crossing a medium with random circular inclusions of other density and
 sound speed. The medium is returned as constant fields.
+
+Units: the solver runs in code units (a unit box, background density and sound speed 1). The
+linear acoustic equations are invariant under a change of the length, speed and density scales,
+so those code units *are* a physical system once the scales are named: one code unit of length
+is L0 = 1 m (the box is 1 m wide), of speed c0 = 1 m s-1 (the background sound speed) and of
+density rho0 = 1 kg m-3 (the background density). Hence time in L0/c0 = 1 s and pressure in
+rho0 c0^2 = 1 Pa: the numbers are the solver's, the labels are SI under that scaling (`UNITS`,
+`UNIT_SCALING`, written into the files).
 """
 
 from __future__ import annotations
@@ -16,6 +24,12 @@ from walrus.data.generators._pyclaw import evolve_frames, import_pyclaw
 from walrus.hooks import GeneratedData
 
 DT_OUT = 1.0 / 30  # 30 frames (the default) span one crossing of the box at the background sound speed
+
+UNIT_SCALING = ("code units scaled by L0 = 1 m (box width), c0 = 1 m s-1 (background sound speed) and "
+                "rho0 = 1 kg m-3 (background density): time in L0/c0 = 1 s, pressure in rho0 c0^2 = 1 Pa, "
+                "velocity in c0 = 1 m s-1")
+UNITS = {"x": "m", "y": "m", "time": "s", "pressure": "Pa", "velocity": "m s-1",
+         "density": "kg m-3", "speed_of_sound": "m s-1"}
 
 
 def random_medium(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,4 +92,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         media["speed_of_sound"].append(c)
     return GeneratedData(dimensions={"x": x, "y": y}, time=times,
                          fields={k: np.stack(v) for k, v in out.items()},
-                         constant_fields={k: np.stack(v) for k, v in media.items()})
+                         constant_fields={k: np.stack(v) for k, v in media.items()},
+                         units=UNITS, unit_scaling=UNIT_SCALING)

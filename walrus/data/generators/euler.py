@@ -2,6 +2,13 @@
 
 Several over-pressured hot bubbles explode into a clumpy periodic medium, as supernovae do in
 an interstellar-medium box. HLLE keeps density and pressure positive through strong blasts.
+
+Units: the solver runs in code units (a unit box, density ~1, ambient pressure 0.1). The Euler
+equations are invariant under a change of the length, density and pressure scales, so the code
+units are a physical system once those are named: one code unit of length is L0 = 1 m (the box
+is 1 m wide), of density rho0 = 1 kg m-3 and of pressure p0 = 1 Pa. Hence speeds in
+sqrt(p0/rho0) = 1 m s-1, time in 1 s, energy density in p0 = 1 J m-3 and momentum density in
+rho0 sqrt(p0/rho0) = 1 kg m-2 s-1; gamma is a pure number (`UNITS`, `UNIT_SCALING`).
 """
 
 from __future__ import annotations
@@ -16,6 +23,12 @@ from walrus.hooks import GeneratedData
 
 GAMMA = 5.0 / 3.0  # monatomic gas
 DT_OUT = 0.2 / 30  # 30 frames (the default): the blasts sweep about a third of the box
+
+UNIT_SCALING = ("code units scaled by L0 = 1 m (box width), rho0 = 1 kg m-3 and p0 = 1 Pa: speeds in "
+                "sqrt(p0/rho0) = 1 m s-1, time in L0 sqrt(rho0/p0) = 1 s, energy density in p0 = 1 J m-3, "
+                "momentum density in sqrt(rho0 p0) = 1 kg m-2 s-1; gamma is dimensionless")
+UNITS = {"x": "m", "y": "m", "time": "s", "density": "kg m-3", "energy": "J m-3", "pressure": "Pa",
+         "momentum": "kg m-2 s-1", "gamma": "1"}
 
 
 def initial_state(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,4 +74,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         for k in out:
             out[k].append(frames[k])
     return GeneratedData(dimensions={"x": x, "y": y}, time=times,
-                         fields={k: np.stack(v) for k, v in out.items()}, scalars={"gamma": GAMMA})
+                         fields={k: np.stack(v) for k, v in out.items()}, scalars={"gamma": GAMMA},
+                         units=UNITS, unit_scaling=UNIT_SCALING)

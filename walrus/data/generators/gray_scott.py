@@ -5,6 +5,11 @@ rate F and converted to B by A + 2B -> 3B; B decays at rate F + k. The (F, k) pa
 Well's pattern regimes (gliders, bubbles, maze, worms, spirals, spots). The right-hand side is a
 ``PDEBase`` with py-pde's scipy-backend Laplacian, stepped by py-pde's Euler solver on the numpy
 backend: ``pde.PDE`` from strings would numba-compile it, which costs ~30 s, more than the run.
+
+Units: none. The model is nondimensional: A and B are dimensionless concentrations, lengths are
+in units of half the domain width (the domain is [-1, 1]^2) and times in the units the rates F, k
+and the diffusivities are given in; no physical length or time scale is implied. Everything is
+written with units "1" (`UNITS`, `UNIT_SCALING`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ DIFFUSIVITY_A, DIFFUSIVITY_B = 2e-5, 1e-5  # on [-1, 1]^2, as in The Well
 PATTERNS = ((0.014, 0.054), (0.098, 0.057), (0.029, 0.057), (0.058, 0.065), (0.018, 0.051), (0.030, 0.062))
 DT_OUT = 50.0  # 30 frames (the default) span 1450 time units: patterns grow from the seeds
 TIMESTEP = 1.0  # explicit Euler; D dt / dx^2 ~ 0.02 at 64^2, reaction rates ~ 1
+
+UNIT_SCALING = ("nondimensional: concentrations A, B are dimensionless; lengths in units of half the domain "
+                "width (domain [-1, 1]^2), time in the units of the rates F and k; no physical scale implied")
+UNITS = {"x": "1", "y": "1", "time": "1", "A": "1", "B": "1", "F": "1", "k": "1"}
 
 
 def initial_state(rng: np.random.Generator, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,4 +84,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         params["k"].append(kill)
     return GeneratedData(dimensions={"x": x, "y": x.copy()}, time=times,
                          fields={key: np.stack(v) for key, v in out.items()},
-                         trajectory_parameters={key: np.asarray(v) for key, v in params.items()})
+                         trajectory_parameters={key: np.asarray(v) for key, v in params.items()},
+                         units=UNITS, unit_scaling=UNIT_SCALING)

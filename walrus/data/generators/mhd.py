@@ -3,6 +3,15 @@
 The magnetic field is carried by its vector potential A (B = (dA/dy, -dA/dx)), so div B = 0
 holds spectrally; the Lorentz force is written B.grad B with the magnetic pressure folded into
 the (total) pressure. Initial states are random Orszag-Tang-like large-scale fields.
+
+Units: the solver runs in code units: a unit box, velocities of order 1, constant density divided
+out, and the magnetic field in Alfven (velocity) units b = B / sqrt(mu0 rho). Named scales make
+them a physical system: one code unit of length is L0 = 1 m (the box width), of velocity
+U0 = 1 m s-1, and the plasma density is rho0 = 1 kg m-3, so time is in L0/U0 = 1 s. The
+solver's pressure is the total (thermal + magnetic) kinematic pressure, stored times rho0, hence
+in rho0 U0^2 = 1 Pa (zero-mean gauge). The magnetic field is converted to tesla when stored,
+B = sqrt(mu0 rho0) U0 b = `ALFVEN_UNIT_TESLA` x b (about 1.12 mT per code unit), so its label is
+true. Reynolds and magnetic Prandtl numbers are pure numbers (`UNITS`, `UNIT_SCALING`).
 """
 
 from __future__ import annotations
@@ -18,6 +27,16 @@ from walrus.hooks import GeneratedData
 
 DT_OUT = 1.0 / 30  # 30 frames (the default) span about one Alfven crossing
 CFL_SAFETY = 0.7  # of the advective + Alfven CFL limit (RK443); 1.0 let kinetic energy grow
+
+MU0 = 1.25663706212e-6  # vacuum permeability, N A-2 (CODATA 2018)
+RHO0, U0 = 1.0, 1.0  # kg m-3, m s-1: the density and the velocity of one code unit
+ALFVEN_UNIT_TESLA = float(np.sqrt(MU0 * RHO0) * U0)  # tesla per code unit of magnetic field
+UNIT_SCALING = (f"code units scaled by L0 = 1 m (box width), U0 = 1 m s-1 and a plasma density rho0 = 1 kg m-3: "
+                f"time in L0/U0 = 1 s, pressure = total kinematic pressure x rho0 in rho0 U0^2 = 1 Pa (zero-mean "
+                f"gauge); the solver's Alfven-unit field b is stored as B = sqrt(mu0 rho0) U0 b "
+                f"= {ALFVEN_UNIT_TESLA:.6e} T x b; reynolds and magnetic_prandtl are dimensionless")
+UNITS = {"x": "m", "y": "m", "time": "s", "velocity": "m s-1", "magnetic_field": "T", "pressure": "Pa",
+         "reynolds": "1", "magnetic_prandtl": "1"}
 
 
 def generate(*, n_traj: int, res: int, steps: int, seed: int,
@@ -64,7 +83,7 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         p.change_scales(1)
         p["g"] = 0.0
         frames = run_frames(solver, {"velocity": lambda: grid_values(u),
-                                     "magnetic_field": lambda: grid_values(b.evaluate()),
+                                     "magnetic_field": lambda: ALFVEN_UNIT_TESLA * grid_values(b.evaluate()),
                                      "pressure": lambda: grid_values(p)}, times,
                             cfl_stepper(d3, solver, (u, b), res, CFL_SAFETY), progress)
         for key in out:
@@ -73,4 +92,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         params["magnetic_prandtl"].append(pm)
     return GeneratedData(dimensions={"x": np.ravel(x), "y": np.ravel(y)}, time=times,
                          fields={k: np.stack(v) for k, v in out.items()},
-                         trajectory_parameters={k: np.asarray(v) for k, v in params.items()})
+                         trajectory_parameters={k: np.asarray(v) for k, v in params.items()},
+                         units=UNITS, unit_scaling=UNIT_SCALING)

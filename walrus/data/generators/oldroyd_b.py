@@ -5,6 +5,13 @@ tensor C relaxes over the Weissenberg time Wi and is stretched by the velocity g
 (upper-convected derivative). A small stress diffusion keeps the spectral run well-posed.
 Starts from C = I and a perturbed laminar profile; the polymer stress builds up, as in The
 Well's viscoelastic_instability (which uses the FENE-P variant).
+
+Units: the solver runs in code units (a 2 pi-periodic box, laminar velocity amplitude 1, constant
+density divided out). Named scales make them a physical system: one code unit of length is
+L0 = 1 m (the box is 2 pi m wide), of velocity U0 = 1 m s-1 (the laminar amplitude), so time is
+in L0/U0 = 1 s; the solver's pressure is the kinematic pressure p/rho, stored times a solution
+density rho0 = 1 kg m-3, hence in rho0 U0^2 = 1 Pa (zero-mean gauge). The conformation tensor C
+and the parameters (Re, Wi, beta, forcing mode) are pure numbers (`UNITS`, `UNIT_SCALING`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ from walrus.hooks import GeneratedData
 L = 2 * np.pi
 DT_OUT = 0.5
 CFL_SAFETY = 0.7
+
+UNIT_SCALING = ("code units scaled by L0 = 1 m (the box is 2 pi L0 wide), U0 = 1 m s-1 (laminar velocity "
+                "amplitude) and a solution density rho0 = 1 kg m-3: time in L0/U0 = 1 s, pressure = kinematic "
+                "pressure x rho0 in rho0 U0^2 = 1 Pa (zero-mean gauge); C and the parameters are dimensionless")
+UNITS = {"x": "m", "y": "m", "time": "s", "velocity": "m s-1", "pressure": "Pa", "C": "1",
+         "reynolds": "1", "weissenberg": "1", "beta": "1", "mode": "1"}
 
 
 def generate(*, n_traj: int, res: int, steps: int, seed: int,
@@ -81,4 +94,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
             params[key].append(value)
     return GeneratedData(dimensions={"x": np.ravel(x), "y": np.ravel(y)}, time=times,
                          fields={key: np.stack(v) for key, v in out.items()},
-                         trajectory_parameters={key: np.asarray(v) for key, v in params.items()})
+                         trajectory_parameters={key: np.asarray(v) for key, v in params.items()},
+                         units=UNITS, unit_scaling=UNIT_SCALING)

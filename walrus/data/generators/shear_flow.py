@@ -3,6 +3,13 @@
 Two periodic shear layers (as in The Well's shear_flow, on a unit square) with random
 Reynolds number, layer width and perturbation; they roll up into Kelvin-Helmholtz vortices.
 The pressure gauge (zero mean) and the divergence constraint are enforced spectrally.
+
+Units: the solver runs in code units (a unit box, streams at +-1, constant density divided out,
+viscosity 1/Re). Named scales make them a physical system: one code unit of length is L0 = 1 m
+(the box width), of velocity U0 = 1 m s-1 (the speed of each stream), so time is in L0/U0 = 1 s;
+the solver's pressure is the kinematic pressure p/rho, stored times a fluid density
+rho0 = 1 kg m-3, hence in rho0 U0^2 = 1 Pa (up to the solver's zero-mean gauge). The tracer, the
+Reynolds and the Schmidt numbers are pure numbers (`UNITS`, `UNIT_SCALING`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,12 @@ from walrus.hooks import GeneratedData
 
 DT_OUT = 0.07  # 30 frames (the default) span the roll-up of the layers
 CFL_SAFETY = 0.7  # of the advective CFL limit (RK443); 1.0 let kinetic energy grow
+
+UNIT_SCALING = ("code units scaled by L0 = 1 m (box width), U0 = 1 m s-1 (stream speed) and a fluid density "
+                "rho0 = 1 kg m-3: time in L0/U0 = 1 s, pressure = kinematic pressure x rho0 in rho0 U0^2 = 1 Pa "
+                "(zero-mean gauge); tracer, reynolds and schmidt are dimensionless")
+UNITS = {"x": "m", "y": "m", "time": "s", "velocity": "m s-1", "pressure": "Pa", "tracer": "1",
+         "reynolds": "1", "schmidt": "1"}
 
 
 def generate(*, n_traj: int, res: int, steps: int, seed: int,
@@ -77,4 +90,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
     xs, ys = np.ravel(x), np.ravel(y)
     return GeneratedData(dimensions={"x": xs, "y": ys}, time=times,
                          fields={k: np.stack(v) for k, v in out.items()},
-                         trajectory_parameters={k: np.asarray(v) for k, v in params.items()})
+                         trajectory_parameters={k: np.asarray(v) for k, v in params.items()},
+                         units=UNITS, unit_scaling=UNIT_SCALING)
