@@ -119,7 +119,7 @@ def test_dataset_round_trip_is_exact_with_units(tmp_path):
     # through netCDF as well
     path = ds.walrus.to_netcdf(tmp_path / "state.nc")
     from walrus.io import open_dataset
-    again = open_dataset(path).walrus.to_state()
+    again = State.from_dataset(open_dataset(path))
     assert again.units == s.units
     for name in s.fields:
         np.testing.assert_array_equal(again.fields[name], s.fields[name])

@@ -120,9 +120,3 @@ class WalrusAccessor:
 
     def to_well(self, path, **kw) -> Path:
         return write_dataset(self._ds, path, **kw)
-
-    def to_state(self, **kw):
-        """``State.from_dataset(ds, **kw)``. The one upward import of walrus.io, at call time only (so
-        ``import walrus.io`` stays torch-free); listed as the sole exception in pyproject's layer contract."""
-        from walrus.state import State
-        return State.from_dataset(self._ds, **kw)
