@@ -103,4 +103,5 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         for k in out:
             out[k].append(frames[k])
     return GeneratedData(dimensions={"x": x, "y": y}, time=times,
-                         fields={k: np.stack(v) for k, v in out.items()}, scalars={"gravity": GRAVITY})
+                         fields={k: np.stack(v) for k, v in out.items()}, scalars={"gravity": GRAVITY},
+                         units={**UNITS, **COORD_UNITS, "gravity": "m s-2"}, unit_scaling=UNIT_SCALING)
