@@ -48,7 +48,9 @@ def diffuse_vorticity(*, n_traj, res, steps, seed, progress=lambda k: None):
         vel.append(u)
         progress(steps)
     return GeneratedData(dimensions={"x": x, "y": x}, time=times,
-                         fields={"vorticity": np.stack(vort), "velocity": np.stack(vel)})
+                         fields={"vorticity": np.stack(vort), "velocity": np.stack(vel)},
+                         units={"vorticity": "s-1", "velocity": "m s-1", "x": "m", "y": "m", "time": "s"},
+                         unit_scaling="box width L0 = 1 m, time unit 1 s")
 
 
 class VortexPlugin:
@@ -62,7 +64,7 @@ class VortexPlugin:
 
     @hookimpl
     def walrus_boundaries(self):
-        return [BoundarySpec("wraparound", "PERIODIC", "the box repeats")]
+        return [BoundarySpec("wraparound", "PERIODIC", "the box repeats", mask=lambda n: np.ones(n, dtype=bool))]
 
     @hookimpl
     def walrus_datasets(self):
@@ -176,6 +178,10 @@ def test_local_plugin_field_and_dataset_appear_everywhere(vortex_plugin, tmp_pat
     root = tmp_path / "test_decaying_vortices"
     ds = read_well_file(next((root / "data" / "train").glob("*.hdf5")))
     assert ds["vorticity"].attrs["units"] == "s-1" and ds["velocity"].shape == (1, 5, 16, 16, 2)
+    import h5py
+    with h5py.File(next((root / "data" / "train").glob("*.hdf5")), "r") as f:  # masks from the BoundarySpecs
+        masks = {name: g["mask"][()] for name, g in f["boundary_conditions"].items()}
+    assert sorted(m.tolist() for m in masks.values()) == [[True] + [False] * 14 + [True], [True] * 16]
     well = WellDataset(path=str(root), well_split_name="test", n_steps_input=2, n_steps_output=1)
     assert well.metadata.field_names[0] == ["vorticity"] and len(well) == 3
 

@@ -87,7 +87,8 @@ def write_generated(spec: DatasetSpec, data: GeneratedData, dataset_dir: Path, r
     from walrus.io import write_well_file
 
     n_traj = next(iter(data.fields.values())).shape[0]
-    bcs = {axis: registry.boundary_kind(spec.boundary_conditions[axis]) for axis in spec.axes}
+    # boundary names as the plugins declare them: the writer builds each side's mask with its BoundarySpec
+    bcs = {axis: spec.boundary_conditions[axis] for axis in spec.axes}
     ranks = {name: registry.field(name).rank for name in (*spec.fields, *spec.constant_fields)}
     units = generated_units(spec, data, registry)
     if not units:
