@@ -48,6 +48,7 @@ def test_written_units_are_what_the_generator_declares(runs, name):
         written = _written_units(path)
         assert {n: u for n, u in written.items() if u is not None} == declared, path.name
         assert unit_scaling_of(path) == (data.unit_scaling.strip() or None)
+        assert read_well_file(path).attrs.get("unit_scaling") == unit_scaling_of(path)  # the reader shows it
 
 
 @pytest.mark.parametrize("name", BUILTIN_GENERATED)

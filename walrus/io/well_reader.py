@@ -92,6 +92,8 @@ def dataset_from_file(f: h5py.File, read=lambda ds: ds[()], drop=()) -> xr.Datas
              "spatial_dims": " ".join(axes)}
     for a, codes in effective_boundaries(f).items():
         attrs[f"bc_{a}"] = format_axis(codes)
+    if "unit_scaling" in f.attrs:  # what one code unit is, for generated data (walrus generate)
+        attrs["unit_scaling"] = attr_str(f.attrs["unit_scaling"])
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
