@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from walrus.io.well import read_well_file
+from walrus.io import read_well_file
 from walrus.metrics import vrmse
 from walrus.state import State
 from walrus.surrogate import Surrogate
