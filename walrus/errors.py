@@ -54,3 +54,20 @@ class ShapeError(WalrusError):
 
 class WellFormatError(WalrusError):
     """A file is not a valid Well HDF5 file (truncated, foreign, or breaking the schema)."""
+
+
+class ConfigError(WalrusError):
+    """A configuration value is wrong: a command-line argument, a key of a YAML config file, or a
+    setting of a solver adapter (unknown key, wrong type, out of range, missing or unreadable file).
+
+    ``message`` keeps the first part of the text, so callers can re-raise it with more context
+    (e.g. the config file it came from) without repeating the field.
+    """
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, expected: Any = None,
+                 received: Any = None, hint: str | None = None):
+        self.message, self.hint = message, hint
+        super().__init__(message, field=field, expected=expected, received=received, hint=hint)
+
+
+__all__.append("ConfigError")
