@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["WalrusError", "FieldError", "UnitError", "BoundaryError", "ShapeError", "WellFormatError"]
+__all__ = ["WalrusError", "FieldError", "UnitError", "BoundaryError", "ShapeError", "WellFormatError",
+           "ArgumentError", "InputKindError", "ConfigError", "UnknownModelError", "CheckpointError",
+           "UnsupportedGridError", "WalrusInputError", "ModelStateError", "PredictionError"]
 
 
 class WalrusError(ValueError):
@@ -71,3 +73,45 @@ class ConfigError(WalrusError):
 
 
 __all__.append("ConfigError")
+
+
+class ArgumentError(WalrusError):
+    """A function argument (a count, a mode, an option) is out of range or of the wrong kind."""
+
+
+class InputKindError(ArgumentError, TypeError):
+    """An argument is of a kind walrus does not accept (e.g. ``Surrogate.step(3)``); also a TypeError."""
+
+
+class ConfigError(WalrusError):
+    """A model configuration (preset overrides, ``WalrusConfig`` values) that cannot build a network."""
+
+
+class UnknownModelError(WalrusError, KeyError):
+    """A model name that is neither a registered preset nor an existing file; also a KeyError."""
+
+    __str__ = BaseException.__str__  # KeyError would print the message as a quoted repr
+
+
+class CheckpointError(WalrusError, RuntimeError):
+    """A checkpoint file that cannot be used; the message names the file and the reason.
+
+    Also a RuntimeError, which it was before it joined the WalrusError family. Defined here, re-exported
+    by :mod:`walrus.model.checkpoint` and :mod:`walrus.model`.
+    """
+
+
+class UnsupportedGridError(ShapeError):
+    """A grid size the release's stride table does not cover (raised in release-strict mode)."""
+
+
+class WalrusInputError(WalrusError):
+    """Bad input to the network; the message names the argument, what was expected and what came."""
+
+
+class ModelStateError(WalrusError, RuntimeError):
+    """A model in the wrong state for the call (e.g. streaming a model in training mode); also a RuntimeError."""
+
+
+class PredictionError(WalrusError):
+    """The model produced non-finite values (NaN weights, inputs beyond float32's range, ...)."""

@@ -19,8 +19,7 @@ FORMAT_KEY = "walrus_format_version"
 _STRIP_PREFIXES = ("module.", "_orig_mod.")
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be used; the message names the file and the reason."""
+from walrus.errors import CheckpointError  # noqa: E402  (defined with walrus's other errors; re-exported here)
 
 
 def save_checkpoint(model: Walrus, path: str | os.PathLike, preset: str | None = None,
