@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["WalrusError", "FieldError", "UnitError", "BoundaryError", "ShapeError", "WellFormatError",
-           "ArgumentError", "InputKindError", "ConfigError", "UnknownModelError", "CheckpointError",
+           "ArgumentError", "InputKindError", "UnknownModelError", "CheckpointError",
            "UnsupportedGridError", "WalrusInputError", "ModelStateError", "PredictionError"]
 
 
@@ -81,10 +81,6 @@ class ArgumentError(WalrusError):
 
 class InputKindError(ArgumentError, TypeError):
     """An argument is of a kind walrus does not accept (e.g. ``Surrogate.step(3)``); also a TypeError."""
-
-
-class ConfigError(WalrusError):
-    """A model configuration (preset overrides, ``WalrusConfig`` values) that cannot build a network."""
 
 
 class UnknownModelError(WalrusError, KeyError):
