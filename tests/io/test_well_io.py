@@ -326,7 +326,7 @@ def test_schema_violations_raise(well_file, tmp_path):
     broken.write_bytes(well_file.read_bytes())
     with h5py.File(broken, "a") as f:
         f.attrs["n_spatial_dims"] = "two"
-    with pytest.raises(WellFormatError, match="malformed Well file"):
+    with pytest.raises(WellFormatError, match="n_spatial_dims is not an integer"):
         read_well_file(broken)
 
 

@@ -6,6 +6,10 @@ Samples have The Well's keys and layout (``input_fields`` (Ti, *space, C), ``out
 Well's window arithmetic, so they equal ``the_well.data.WellDataset``'s sample for sample.
 Differences that are deliberate: files stay open (one handle per file per worker process) instead
 of being reopened for every sample, and each read is a strided hyperslab of one trajectory.
+
+Integrity: every file is validated when the dataset is built (schema, dtypes, masks, metadata;
+no field data), and every slice a sample reads is checked for read errors and NaN/inf, so a damaged
+file raises :class:`~walrus.errors.WellFormatError` naming the file and the dataset.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from torch.utils.data import Dataset
 from walrus.errors import ShapeError, WellFormatError
 from walrus.fields import component_suffixes
 from walrus.io.schema import GROUPS
-from walrus.io.well_check import attr_bool, attr_names, attr_str, group_names, open_well, validate
+from walrus.io.well_check import (attr_bool, attr_names, attr_str, group_names, open_well, read_checked,
+                                   validate)
 from walrus.io.well_reader import effective_boundaries
 
 __all__ = ["WellWindowDataset", "windows_per_trajectory", "max_stride"]
@@ -55,21 +60,31 @@ class _FileInfo:
 def _scan(path: str) -> _FileInfo:
     with open_well(path) as f:
         validate(f, path)
-        dims = f["dimensions"]
-        axes = tuple(attr_names(dims.attrs["spatial_dims"]))
-        fields = []
-        for order, grp in enumerate(GROUPS):
-            g = f[grp]
-            for name in group_names(g):
-                a = g[name].attrs
-                fields.append((grp, name, order, attr_bool(a["sample_varying"]), attr_bool(a["time_varying"]),
-                               tuple(bool(v) for v in np.atleast_1d(a["dim_varying"]))))
-        sg = f["scalars"]
-        scalars = tuple((n, attr_bool(sg[n].attrs.get("sample_varying", False)),
-                         attr_bool(sg[n].attrs.get("time_varying", False))) for n in group_names(sg))
-        return _FileInfo(path, int(f.attrs["n_trajectories"]), int(dims["time"].shape[-1]), axes,
-                         tuple(int(dims[a].shape[-1]) for a in axes), attr_str(f.attrs["dataset_name"]), tuple(fields),
-                         scalars, attr_bool(dims["time"].attrs["sample_varying"]))
+        try:
+            return _describe(f, path)
+        except WellFormatError:
+            raise
+        except Exception as exc:  # damaged metadata that validate() could not foresee
+            raise WellFormatError("unreadable Well file", field=path, expected="readable metadata",
+                                  received=f"{type(exc).__name__}: {exc}") from exc
+
+
+def _describe(f: h5py.File, path: str) -> _FileInfo:
+    dims = f["dimensions"]
+    axes = tuple(attr_names(dims.attrs["spatial_dims"]))
+    fields = []
+    for order, grp in enumerate(GROUPS):
+        g = f[grp]
+        for name in group_names(g):
+            a = g[name].attrs
+            fields.append((grp, name, order, attr_bool(a["sample_varying"]), attr_bool(a["time_varying"]),
+                           tuple(bool(v) for v in np.atleast_1d(a["dim_varying"]))))
+    sg = f["scalars"]
+    scalars = tuple((n, attr_bool(sg[n].attrs.get("sample_varying", False)),
+                     attr_bool(sg[n].attrs.get("time_varying", False))) for n in group_names(sg))
+    return _FileInfo(path, int(f.attrs["n_trajectories"]), int(dims["time"].shape[-1]), axes,
+                     tuple(int(dims[a].shape[-1]) for a in axes), attr_str(f.attrs["dataset_name"]), tuple(fields),
+                     scalars, attr_bool(dims["time"].attrs["sample_varying"]))
 
 
 class WellWindowDataset(Dataset):
@@ -170,7 +185,7 @@ class WellWindowDataset(Dataset):
             self._handles, self._pid = {}, os.getpid()
         f = self._handles.get(i)
         if f is None:
-            f = self._handles[i] = h5py.File(self.files[i].path, "r")
+            f = self._handles[i] = open_well(self.files[i].path)
         return f
 
     def __getstate__(self):
@@ -187,14 +202,19 @@ class WellWindowDataset(Dataset):
         """Per-file data that no sample index changes: shared constants, grid, boundary codes."""
         if i not in self._static:
             f, info = self._file(i), self.files[i]
-            out = {"bcs": torch.tensor([list(c) for c in effective_boundaries(f).values()], dtype=torch.float32)}
+            try:
+                bcs = effective_boundaries(f)
+            except Exception as exc:
+                raise WellFormatError("unreadable boundary masks", field=info.path, expected="readable masks",
+                                      received=f"{type(exc).__name__}: {exc}") from exc
+            out = {"bcs": torch.tensor([list(c) for c in bcs.values()], dtype=torch.float32)}
             if not info.sample_varying_time:
-                out["time"] = torch.as_tensor(f["dimensions"]["time"][()])
-            coords = [torch.as_tensor(f["dimensions"][a][()]) for a in info.axes]
+                out["time"] = torch.as_tensor(read_checked(f["dimensions"]["time"], info.path))
+            coords = [torch.as_tensor(read_checked(f["dimensions"][a], info.path)) for a in info.axes]
             out["space_grid"] = torch.stack(torch.meshgrid(*coords, indexing="ij"), -1)
-            out["fields"] = {name: np.asarray(f[grp][name][()])
+            out["fields"] = {name: read_checked(f[grp][name], info.path)
                              for grp, name, _, sv, tv, _ in info.fields if not sv and not tv}
-            out["scalars"] = {name: np.asarray(f["scalars"][name][()]) for name, sv, tv in info.scalars
+            out["scalars"] = {name: read_checked(f["scalars"][name], info.path) for name, sv, tv in info.scalars
                               if not sv and not tv}
             self._static[i] = out
         return self._static[i]
@@ -236,7 +256,7 @@ class WellWindowDataset(Dataset):
                 x = static["fields"][name]
             else:
                 key = ((traj,) if sv else ()) + ((window,) if tv else ())
-                x = f[grp][name][key]
+                x = read_checked(f[grp][name], info.path, key)
             x = self._tile(x, info, dv, 1 if tv else 0, rank)
             x = x.reshape(x.shape[: x.ndim - rank] + (-1,)) if rank else x[..., None]
             (variable if tv else constant).append(x)
@@ -246,7 +266,7 @@ class WellWindowDataset(Dataset):
                 x = static["scalars"][name]
             else:
                 key = ((traj,) if sv else ()) + ((window,) if tv else ())
-                x = f["scalars"][name][key]
+                x = read_checked(f["scalars"][name], info.path, key)
             (var_s if tv else const_s).append(np.asarray(x)[..., None])
         # numpy concatenates channels-last arrays an order of magnitude faster than torch.cat on CPU
         fields = torch.from_numpy(np.concatenate(variable, -1))
@@ -262,7 +282,7 @@ class WellWindowDataset(Dataset):
         if self.return_grid:
             sample["space_grid"] = static["space_grid"]
             if info.sample_varying_time:
-                time = torch.as_tensor(f["dimensions"]["time"][traj, window])
+                time = torch.as_tensor(read_checked(f["dimensions"]["time"], info.path, (traj, window)))
             else:
                 time = static["time"][window]
             if self.normalize_time_grid:

@@ -2,6 +2,11 @@
 
 Registered in pyproject under ``xarray.backends`` as ``well``. Variables are read lazily: each
 is an h5py-backed array that reads only the slices xarray asks for.
+
+Integrity checks stay lazy too: opening validates the schema (attributes, dtypes, shapes, masks;
+no field data is read) and checks the coordinates and scalars, which are read at once; field
+values are checked for NaN/inf when they are loaded, and a damaged data block or non-finite value
+raises WellFormatError (naming the file and the dataset) at that moment, not at open time.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import numpy as np
 from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
-from walrus.io.well_check import open_well, validate
+from walrus.errors import WellFormatError
+from walrus.io.well_check import check_finite, open_well, validate
 from walrus.io.well_reader import dataset_from_file
 
 __all__ = ["WellBackendEntrypoint", "WellBackendArray"]
@@ -33,9 +39,14 @@ class WellBackendArray(BackendArray):
                                                   self._raw)
 
     def _raw(self, key: tuple):
-        with _LOCK, h5py.File(self.path, "r") as f:
-            ds = f[self.key]
-            return np.asarray(ds[key] if ds.shape else ds[()])
+        try:
+            with _LOCK, h5py.File(self.path, "r") as f:
+                ds = f[self.key]
+                values = np.asarray(ds[key] if ds.shape else ds[()])
+        except Exception as exc:  # file changed or damaged since it was opened
+            raise WellFormatError(f"cannot read {self.key}", field=self.path, expected="readable data",
+                                  received=f"h5py error: {type(exc).__name__}: {exc}") from exc
+        return check_finite(values, self.path, self.key)
 
 
 def _lazy(path, ds: h5py.Dataset):
@@ -53,7 +64,7 @@ class WellBackendEntrypoint(BackendEntrypoint):
         path = os.fspath(filename_or_obj)
         with open_well(path) as f:
             validate(f, path)
-            return dataset_from_file(f, read=lambda ds: _lazy(path, ds), drop=set(drop_variables or ()))
+            return dataset_from_file(f, read=lambda ds: _lazy(path, ds), drop=set(drop_variables or ()), where=path)
 
     def guess_can_open(self, filename_or_obj) -> bool:
         try:
@@ -65,5 +76,5 @@ class WellBackendEntrypoint(BackendEntrypoint):
         try:
             with h5py.File(path, "r") as f:
                 return "t0_fields" in f and "n_spatial_dims" in f.attrs
-        except OSError:
+        except Exception:  # not HDF5, truncated, damaged: not ours to open
             return False

@@ -15,7 +15,8 @@ from walrus.boundaries import OPEN, PERIODIC, WALL, format_axis
 from walrus.errors import WellFormatError
 from walrus.io.quantities import quantify as _quantify
 from walrus.io.schema import COMPONENT_DIMS, GROUPS, SAMPLE_DIM, TIME_DIM
-from walrus.io.well_check import attr_bool, attr_names, attr_str, group_names, open_well, validate
+from walrus.io.well_check import (attr_bool, attr_names, attr_str, group_names, open_well, read_checked,
+                                   validate)
 
 __all__ = ["read_well_file", "dataset_from_file", "effective_boundaries"]
 
@@ -31,7 +32,7 @@ def effective_boundaries(f: h5py.File) -> dict[str, tuple[int, int]]:
     for g in f["boundary_conditions"].values():
         kind = attr_str(g.attrs["bc_type"]).upper()
         assoc = attr_names(g.attrs["associated_dims"])
-        mask = np.asarray(g["mask"][()])
+        mask = np.asarray(g["mask"][()]).astype(bool)
         for i, a in enumerate(assoc):
             agg = np.min if kind == "WALL" else np.max
             for side, index in ((0, 0), (1, -1)):
@@ -45,25 +46,40 @@ def _attrs(ds: h5py.Dataset) -> dict:
     return {"units": attr_str(ds.attrs["units"])} if "units" in ds.attrs else {}
 
 
-def dataset_from_file(f: h5py.File, read=lambda ds: ds[()], drop=()) -> xr.Dataset:
+def dataset_from_file(f: h5py.File, read=None, drop=(), where: str | None = None) -> xr.Dataset:
     """Build the walrus-layout Dataset of an open, validated Well file.
 
-    ``read(h5py_dataset)`` supplies each field's data: eager arrays (the default) or lazy
-    wrappers (the xarray backend). Variables named in ``drop`` are skipped.
+    ``read(h5py_dataset)`` supplies each field's data: eager arrays (the default, checked finite)
+    or lazy wrappers (the xarray backend). Variables named in ``drop`` are skipped. Coordinates and
+    scalars are always read here and checked finite; every error names the file (``where``).
     """
+    where = where or str(f.filename)
+    if read is None:
+        def read(ds):
+            return read_checked(ds, where)
+    try:
+        return _dataset_from_file(f, read, drop, where)
+    except WellFormatError:
+        raise
+    except Exception as exc:  # a damaged file (h5py OSError/RuntimeError) or one validate() did not foresee
+        raise WellFormatError("unreadable Well file", field=where, expected="readable, consistent datasets",
+                              received=f"{type(exc).__name__}: {exc}") from exc
+
+
+def _dataset_from_file(f: h5py.File, read, drop, where: str) -> xr.Dataset:
     dims = f["dimensions"]
     axes = attr_names(dims.attrs["spatial_dims"])
     coords: dict = {}
     tds = dims["time"]
     if attr_bool(tds.attrs["sample_varying"]):
-        coords["sample_time"] = ((SAMPLE_DIM, TIME_DIM), tds[()], _attrs(tds))
+        coords["sample_time"] = ((SAMPLE_DIM, TIME_DIM), read_checked(tds, where), _attrs(tds))
     else:
-        coords[TIME_DIM] = ((TIME_DIM,), tds[()], _attrs(tds))
+        coords[TIME_DIM] = ((TIME_DIM,), read_checked(tds, where), _attrs(tds))
     for a in axes:
         if attr_bool(dims[a].attrs.get("sample_varying", False)):
-            coords[f"sample_{a}"] = ((SAMPLE_DIM, a), dims[a][()], _attrs(dims[a]))
+            coords[f"sample_{a}"] = ((SAMPLE_DIM, a), read_checked(dims[a], where), _attrs(dims[a]))
         else:
-            coords[a] = ((a,), dims[a][()], _attrs(dims[a]))
+            coords[a] = ((a,), read_checked(dims[a], where), _attrs(dims[a]))
     data_vars: dict = {}
     max_rank = 0
     for order, grp in enumerate(GROUPS):
@@ -85,7 +101,7 @@ def dataset_from_file(f: h5py.File, read=lambda ds: ds[()], drop=()) -> xr.Datas
         ds = sg[name]
         vdims = (((SAMPLE_DIM,) if attr_bool(ds.attrs.get("sample_varying", False)) else ()) +
                  ((TIME_DIM,) if attr_bool(ds.attrs.get("time_varying", False)) else ()))
-        data_vars[name] = (vdims, ds[()], _attrs(ds))
+        data_vars[name] = (vdims, read_checked(ds, where), _attrs(ds))
     for cdim in COMPONENT_DIMS[:max_rank]:
         coords[cdim] = ((cdim,), np.array(axes, dtype=object))
     attrs = {"dataset_name": attr_str(f.attrs["dataset_name"]), "grid_type": attr_str(f.attrs["grid_type"]),
@@ -102,12 +118,11 @@ def read_well_file(path, *, quantify: bool = False) -> xr.Dataset:
 
     Files without units (The Well's own) give variables without ``units`` attributes.
     With ``quantify=True`` the result holds pint quantities (CF-aware registry).
+
+    Raises WellFormatError naming the file and the dataset or attribute for anything damaged:
+    a truncated or foreign file, a schema violation, unreadable data, NaN or inf in any variable.
     """
     with open_well(path) as f:
         validate(f, str(path))
-        try:
-            out = dataset_from_file(f)
-        except OSError as exc:  # e.g. corrupted data blocks behind an intact header
-            raise WellFormatError("unreadable data", field=str(path), expected="readable datasets",
-                                  received=f"h5py error: {exc}") from exc
+        out = dataset_from_file(f, where=str(path))
     return _quantify(out) if quantify else out

@@ -3,6 +3,11 @@
 The unit handling itself is in :mod:`walrus.io.quantities` (re-exported here); The Well's HDF5
 format is in :mod:`walrus.io.well_reader` / :mod:`walrus.io.well_writer`. netCDF files are
 written atomically and round-trip values, dtypes and units exactly.
+
+As with Well files, NaN and inf are refused on the way out (:class:`~walrus.errors.ShapeError`) and
+on the way in (:class:`~walrus.errors.WellFormatError` naming the file and the variable), and any
+file that cannot be read (truncated, damaged, foreign) raises WellFormatError, never a raw
+netCDF4/h5py error.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import xarray as xr
 
 from walrus.atomic import atomic_path
 from walrus.boundaries import format_axis, parse_boundaries
-from walrus.errors import WellFormatError
+from walrus.errors import ShapeError, WellFormatError
 from walrus.io.quantities import convert_units, dequantify, is_quantified, quantify, units_of
 from walrus.io.schema import dataset_axes, dataset_boundaries
 from walrus.io.well_reader import read_well_file
@@ -25,28 +31,60 @@ __all__ = ["quantify", "dequantify", "is_quantified", "units_of", "convert_units
 
 
 def to_netcdf(ds: xr.Dataset, path, *, engine: str = "netcdf4") -> Path:
-    """Write ``ds`` to netCDF atomically, with CF ``units`` attributes; returns the path."""
+    """Write ``ds`` to netCDF atomically, with CF ``units`` attributes; returns the path.
+
+    Non-finite values (NaN, inf) are refused with a ShapeError naming the variable, as the Well
+    writer refuses them: readers treat them as damage.
+    """
     plain = dequantify(ds)
+    for name, v in plain.variables.items():
+        if v.dtype.kind in "fc" and v.size:
+            finite = np.isfinite(np.asarray(v.values))
+            if not finite.all():
+                n_nan = int(np.isnan(np.asarray(v.values)).sum())
+                raise ShapeError("contains non-finite values", field=str(name), expected="finite numbers",
+                                 received=f"{n_nan} NaN and {int((~finite).sum()) - n_nan} infinite of "
+                                          f"{v.size} values")
     path = Path(path)
     with atomic_path(path) as tmp:
         plain.to_netcdf(tmp, engine=engine)
     return path
 
 
+_WELL_GROUPS = ("t0_fields", "t1_fields", "t2_fields", "boundary_conditions")
+
+
 def _is_well_file(path: Path) -> bool:
+    """An HDF5 file that looks like a Well file (even a damaged one), not a netCDF-4 file."""
     import h5py
     try:
         with h5py.File(path, "r") as f:
-            return "t0_fields" in f and "dimensions" in f and "n_spatial_dims" in f.attrs
-    except OSError:
+            if "_NCProperties" in f.attrs:  # written by the netCDF library
+                return False
+            return "n_spatial_dims" in f.attrs or any(g in f for g in _WELL_GROUPS)
+    except Exception:  # not HDF5 (netCDF-3, foreign, truncated): the netCDF path reports it
         return False
+
+
+def _check_loaded(ds: xr.Dataset, path: Path) -> None:
+    for name, v in ds.variables.items():
+        if v.dtype.kind in "fc" and v.size:
+            a = np.asarray(v.values)
+            finite = np.isfinite(a)
+            if not finite.all():
+                n_nan = int(np.isnan(a).sum())
+                raise WellFormatError(f"variable {name!r} contains non-finite values", field=str(path),
+                                      expected="finite numbers (walrus's writers refuse NaN and inf)",
+                                      received=f"{n_nan} NaN and {int((~finite).sum()) - n_nan} infinite of "
+                                               f"{a.size} values")
 
 
 def open_dataset(path, *, quantify_units: bool = False) -> xr.Dataset:
     """Open a netCDF file or a Well HDF5 file as a Dataset, loaded into memory.
 
     Times are not decoded (simulation time stays a float in its units). With ``quantify_units``
-    the result holds pint quantities.
+    the result holds pint quantities. A file that cannot be read, or holds NaN/inf (netCDF fill
+    values decode to NaN), raises WellFormatError naming the file and the variable.
     """
     path = Path(path)
     if not path.is_file():
@@ -58,9 +96,11 @@ def open_dataset(path, *, quantify_units: bool = False) -> xr.Dataset:
         try:
             with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as raw:
                 ds = raw.load()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # netCDF4 raises OSError, RuntimeError, KeyError, ... on damaged files
             raise WellFormatError("cannot be read as netCDF or as a Well file", field=str(path),
-                                  expected="a netCDF or Well HDF5 file", received=str(exc)) from exc
+                                  expected="a netCDF or Well HDF5 file",
+                                  received=f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+        _check_loaded(ds, path)
     return quantify(ds) if quantify_units else ds
 
 

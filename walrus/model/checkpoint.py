@@ -3,31 +3,55 @@ and growing the field vocabulary of a loaded model."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Iterable, Literal
 
 import torch
 
 from walrus.atomic import atomic_path
+from walrus.errors import WalrusError
 from walrus.model.config import CONFIG_FORMAT_VERSION, WalrusConfig, get_preset
 from walrus.model.network import Walrus
 
 FORMAT_KEY = "walrus_format_version"
+#: metadata key of the sha256 over the checkpoint's content (tensors and the other metadata)
+CHECKSUM_KEY = "sha256"
 _STRIP_PREFIXES = ("module.", "_orig_mod.")
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 from walrus.errors import CheckpointError  # noqa: E402  (defined with walrus's other errors; re-exported here)
 
 
+def content_sha256(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
+    """sha256 over a checkpoint's content: every tensor (name, dtype, shape, bytes, in name order) and
+    every metadata entry but the checksum itself. Independent of the file's byte layout."""
+    h = hashlib.sha256()
+    for key in sorted(metadata or {}):
+        if key != CHECKSUM_KEY:
+            h.update(json.dumps(["meta", key, metadata[key]]).encode())
+    for key in sorted(tensors):
+        t = tensors[key]
+        h.update(json.dumps(["tensor", key, str(t.dtype), list(t.shape)]).encode())
+        flat = t.detach().cpu().contiguous().reshape(-1)
+        if flat.numel():
+            h.update(memoryview(flat.view(torch.uint8).numpy()))
+    return h.hexdigest()
+
+
 def save_checkpoint(model: Walrus, path: str | os.PathLike, preset: str | None = None,
-                    metadata: dict | None = None) -> Path:
+                    metadata: dict | None = None, checksum: bool = True) -> Path:
     """Write the weights and everything needed to rebuild the model as one safetensors file.
 
     The file is written beside its destination and renamed into place, so an interrupted save
-    never leaves a partial checkpoint under the final name.
+    never leaves a partial checkpoint under the final name. With ``checksum`` (the default) the
+    metadata holds a sha256 of the content (:func:`content_sha256`), which loading verifies.
     """
     from safetensors.torch import save_file
 
@@ -43,9 +67,20 @@ def save_checkpoint(model: Walrus, path: str | os.PathLike, preset: str | None =
     for key, value in (metadata or {}).items():
         meta[f"user.{key}"] = value if isinstance(value, str) else json.dumps(value)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if checksum:
+        meta[CHECKSUM_KEY] = content_sha256(tensors, meta)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return path
+
+
+def _reason(exc: BaseException) -> str:
+    """A short description of a reader's exception (first line, bounded; no advice to unpickle)."""
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    if "weights_only" in text or isinstance(exc, pickle.UnpicklingError):
+        return ("it holds objects other than tensors and plain containers, which a weights-only load "
+                "refuses, or it is corrupt")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -53,38 +88,106 @@ def read_metadata(path: str | os.PathLike) -> dict:
     from safetensors import safe_open
 
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises several kinds on truncated/foreign files
-        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from exc
+        raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({_reason(exc)})") from exc
     if FORMAT_KEY not in meta:
         raise CheckpointError(f"{path}: safetensors file without walrus metadata (no {FORMAT_KEY!r} key)")
-    if int(meta[FORMAT_KEY]) > CONFIG_FORMAT_VERSION:
+    try:
+        version = int(meta[FORMAT_KEY])
+    except ValueError:
+        raise CheckpointError(f"{path}: metadata {FORMAT_KEY!r} is not an integer "
+                              f"({meta[FORMAT_KEY][:40]!r})") from None
+    if version < 1:
+        raise CheckpointError(f"{path}: metadata {FORMAT_KEY!r} = {version} is not a walrus format version")
+    if version > CONFIG_FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {meta[FORMAT_KEY]} is newer than this walrus "
                               f"understands ({CONFIG_FORMAT_VERSION}); upgrade walrus")
     return meta
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
-                    dtype: torch.dtype | None = None) -> Walrus:
-    """Rebuild a model saved by `save_checkpoint`, from the file alone."""
+def config_from_metadata(meta: dict, source) -> WalrusConfig:
+    """The WalrusConfig a checkpoint's metadata describes, every value checked against its bounds
+    (before anything is built); CheckpointError naming the missing or bad key."""
+    if "config" not in meta:
+        raise CheckpointError(f"{source}: metadata has no 'config' key (the model cannot be rebuilt)")
+    try:
+        raw = json.loads(meta["config"])
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{source}: metadata 'config' is not valid JSON ({exc})") from exc
+    try:
+        config = WalrusConfig.from_dict(raw)
+    except WalrusError as exc:
+        raise CheckpointError(f"{source}: metadata 'config' is invalid: {exc}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # defensive: a type the bounds missed
+        raise CheckpointError(f"{source}: metadata 'config' is invalid ({type(exc).__name__}: {exc})") from exc
+    checks = {"field_names": lambda v: json.loads(v) == list(config.field_names),
+              "history_2d": lambda v: v == str(config.history_2d),
+              "history_3d": lambda v: v == str(config.history_3d)}
+    for key, agrees in checks.items():
+        if key in meta:
+            try:
+                ok = agrees(meta[key])
+            except (json.JSONDecodeError, RecursionError):
+                ok = False
+            if not ok:
+                raise CheckpointError(f"{source}: metadata {key!r} disagrees with 'config' (the file is corrupt)")
+    return config
+
+
+def _safetensors_state(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # truncated, byte-flipped header, unknown dtype, ...
+        raise CheckpointError(f"{path}: tensors could not be read ({_reason(exc)})") from exc
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
+                    dtype: torch.dtype | None = None) -> Walrus:
+    """Rebuild a model saved by `save_checkpoint`, from the file alone.
+
+    The metadata (config bounds, format version) is checked before any tensor is read; the content
+    checksum, when the file has one, before any weight is used.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     meta = read_metadata(path)
-    config = WalrusConfig.from_dict(json.loads(meta["config"]))
-    try:
-        state = load_file(str(path))
-    except Exception as exc:
-        raise CheckpointError(f"{path}: tensors could not be read ({exc})") from exc
+    config = config_from_metadata(meta, path)
+    state = _safetensors_state(path)
+    if CHECKSUM_KEY in meta and content_sha256(state, meta) != meta[CHECKSUM_KEY]:
+        raise CheckpointError(f"{path}: checkpoint content does not match its sha256: the file is corrupt")
     model = _build_and_load(config, state, path)
     return model.to(device=device, dtype=dtype) if dtype else model.to(device)
 
 
+def _checked_state(state: dict, source) -> dict[str, torch.Tensor]:
+    """Refuse non-float (int, bool, complex) and non-finite tensors, naming them; bring float tensors
+    of a minority dtype to the dtype most of the weights have (so the forward runs in one dtype)."""
+    counts: dict[torch.dtype, int] = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor")
+        if value.dtype not in _FLOAT_DTYPES:
+            raise CheckpointError(f"{source}: tensor {key!r} has dtype {value.dtype}; weights must be "
+                                  f"floating point ({', '.join(str(d) for d in _FLOAT_DTYPES)})")
+        if value.device.type != "meta" and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{source}: tensor {key!r} holds non-finite values (NaN or inf)")
+        counts[value.dtype] = counts.get(value.dtype, 0) + value.numel()
+    if len(counts) > 1:
+        common = max(counts, key=counts.get)
+        state = {k: v.to(common) for k, v in state.items()}
+    return state
+
+
 def _build_and_load(config: WalrusConfig, state: dict[str, torch.Tensor], source) -> Walrus:
+    state = _checked_state(state, source)
     with torch.device("meta"):
         model = Walrus(config)
     try:
@@ -92,22 +195,49 @@ def _build_and_load(config: WalrusConfig, state: dict[str, torch.Tensor], source
     except RuntimeError as exc:
         raise CheckpointError(f"{source}: weights do not match the {config.n_blocks}-block, "
                               f"{config.hidden_dim}-wide layout: {exc}") from exc
+    leftover = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"]
+    if leftover:
+        raise CheckpointError(f"{source}: no weights for {leftover[:5]}")
     return model
 
 
-def official_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The model weights of an official release file (`torch.load(...)["app"]["model"]`)."""
+def _verify_zip_crc(path: Path) -> None:
+    """Check the CRC-32 that a zip-format torch file records for each entry (torch records them by
+    default); entries recorded with CRC 0 (saved with CRC computation off) are not checked."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.CRC == 0 and info.file_size:
+                    continue
+                with z.open(info) as fh:
+                    while fh.read(1 << 24):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+            RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: the torch checkpoint is corrupt or truncated ({_reason(exc)})") from exc
+
+
+def official_state_dict(path: str | os.PathLike, verify: bool = True) -> dict[str, torch.Tensor]:
+    """The model weights of an official release file (`torch.load(...)["app"]["model"]`).
+
+    Loaded with ``weights_only=True`` (never arbitrary unpickling). With ``verify`` (the default) the
+    CRC-32 of every entry of a zip-format file is checked first, so a byte-flipped file is refused.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if verify and zipfile.is_zipfile(path):
+        _verify_zip_crc(path)
     try:
         raw = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from exc
-    state = raw["app"]["model"] if isinstance(raw, dict) and "app" in raw else raw
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({_reason(exc)})") from exc
+    state = raw["app"]["model"] if isinstance(raw, dict) and isinstance(raw.get("app"), dict) \
+        and "model" in raw["app"] else raw
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                           for k, v in state.items()):
         raise CheckpointError(f"{path}: no model state dict found (expected ['app']['model'])")
     clean = {}
     for key, value in state.items():
@@ -137,7 +267,6 @@ def load_any(path: str | os.PathLike, config: WalrusConfig | None = None, device
     metadata), or the official layout as a torch file (`walrus.pt`) or as a plain safetensors file
     (loaded strictly into `config`, the release's by default). Told apart by content."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file():
@@ -150,10 +279,11 @@ def load_any(path: str | os.PathLike, config: WalrusConfig | None = None, device
         with safe_open(str(path), framework="pt") as f:
             ours = FORMAT_KEY in (f.metadata() or {})
     except Exception as exc:
-        raise CheckpointError(f"{path}: neither a torch checkpoint nor a readable safetensors file ({exc})") from exc
+        raise CheckpointError(f"{path}: neither a torch checkpoint nor a readable safetensors file "
+                              f"({_reason(exc)})") from exc
     if ours:
         return load_checkpoint(path, device, dtype)
-    model = _build_and_load(config or get_preset("walrus-1.3b").config, load_file(str(path)), path)
+    model = _build_and_load(config or get_preset("walrus-1.3b").config, _safetensors_state(path), path)
     return model.to(device=device, dtype=dtype) if dtype else model.to(device)
 
 

@@ -7,11 +7,80 @@ its config and can be reloaded without constructor arguments.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 
+from walrus.errors import ConfigError
 from walrus.model.vocabulary import RELEASE_FIELD_NAMES
 
 CONFIG_FORMAT_VERSION = 1
+
+#: Sane bounds of every integer config field (inclusive). They sit far above any model that fits a
+#: machine (the release: 1408 wide, 40 blocks, 16 heads, 67 fields) and exist so that a corrupt or
+#: hostile checkpoint's metadata is refused before anything is built or allocated.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "hidden_dim": (1, 1 << 16),
+    "intermediate_dim": (1, 1 << 16),
+    "n_blocks": (0, 512),
+    "n_heads": (1, 1024),
+    "groups": (1, 1 << 16),
+    "mlp_ratio": (1, 64),
+    "gradient_checkpointing_freq": (0, 512),
+    "time_buckets": (1, 4096),
+    "time_max_distance": (1, 1 << 20),
+    "tokens_per_axis_2d": (1, 4096),
+    "tokens_per_axis_3d": (1, 4096),
+    "history_2d": (1, 4096),
+    "history_3d": (1, 4096),
+}
+#: Bounds of the float fields: (low, high, low inclusive).
+FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "drop_path": (0.0, 1.0, True),
+    "input_field_drop": (0.0, 1.0, True),
+    "rope_max_freq": (0.0, 1e9, False),
+    "rms_eps": (0.0, 1.0, False),
+}
+MAX_FIELDS = 1 << 16       # vocabulary size
+MAX_KERNEL = 64            # base_kernels entries
+MAX_FIELD_NAME = 256       # characters of one field name
+
+
+def _check_bounds(cfg: "WalrusConfig") -> None:
+    for name, (lo, hi) in INT_BOUNDS.items():
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise ConfigError("must be an integer", field=name, expected=f"an int in [{lo}, {hi}]",
+                              received=repr(v)[:80])
+        if not lo <= v <= hi:
+            raise ConfigError("out of bounds", field=name, expected=f"an int in [{lo}, {hi}]", received=v)
+    for name, (lo, hi, closed) in FLOAT_BOUNDS.items():
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) \
+                or not ((lo <= v) if closed else (lo < v)) or v > hi:
+            raise ConfigError("out of bounds", field=name,
+                              expected=f"a finite number in {'[' if closed else '('}{lo}, {hi}]",
+                              received=repr(v)[:80])
+    if not isinstance(cfg.jitter_patches, bool):
+        raise ConfigError("must be a bool", field="jitter_patches", expected="True or False",
+                          received=repr(cfg.jitter_patches)[:80])
+    names = cfg.field_names
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__len__") or not hasattr(names, "__iter__"):
+        raise ConfigError("must be a sequence of names", field="field_names", expected="a list of str",
+                          received=type(names).__name__)
+    if not 4 <= len(names) <= MAX_FIELDS:
+        raise ConfigError("vocabulary size out of bounds", field="field_names",
+                          expected=f"the three flag slots plus 1 to {MAX_FIELDS - 3} fields", received=len(names))
+    for n in names:
+        if not isinstance(n, str) or not 0 < len(n) <= MAX_FIELD_NAME:
+            raise ConfigError("field names must be non-empty strings", field="field_names",
+                              expected=f"str of 1 to {MAX_FIELD_NAME} characters", received=repr(n)[:80])
+    kernels = cfg.base_kernels
+    if isinstance(kernels, (str, bytes)) or not hasattr(kernels, "__len__") or len(kernels) != 2 or any(
+            isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_KERNEL
+            for k in kernels):
+        raise ConfigError("must be two kernel sizes", field="base_kernels",
+                          expected=f"two ints in [1, {MAX_KERNEL}]", received=repr(kernels)[:80])
 
 
 @dataclass(frozen=True)
@@ -40,19 +109,23 @@ class WalrusConfig:
     rms_eps: float = 1e-5
 
     def __post_init__(self) -> None:
+        _check_bounds(self)
         if self.hidden_dim % self.n_heads:
-            raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by n_heads {self.n_heads}")
+            raise ConfigError(f"hidden_dim {self.hidden_dim} is not divisible by n_heads {self.n_heads}",
+                              field="n_heads")
         if self.hidden_dim % self.groups or self.intermediate_dim % self.groups:
-            raise ValueError(
+            raise ConfigError(
                 f"hidden_dim {self.hidden_dim} and intermediate_dim {self.intermediate_dim} "
-                f"must both be divisible by groups {self.groups}"
+                f"must both be divisible by groups {self.groups}", field="groups"
             )
         if self.head_dim % 8 or self.head_dim < 16:
-            raise ValueError(
-                f"head_dim = hidden_dim / n_heads = {self.head_dim}: axial RoPE needs a multiple of 8, at least 16"
+            raise ConfigError(
+                f"head_dim = hidden_dim / n_heads = {self.head_dim}: axial RoPE needs a multiple of 8, at least 16",
+                field="hidden_dim"
             )
-        if len(self.field_names) < 4 or len(set(self.field_names)) != len(self.field_names):
-            raise ValueError("field_names must be unique and hold the three flag slots plus at least one field")
+        if len(set(self.field_names)) != len(self.field_names):
+            raise ConfigError("field_names must be unique and hold the three flag slots plus at least one field",
+                              field="field_names")
         object.__setattr__(self, "field_names", tuple(self.field_names))
         object.__setattr__(self, "base_kernels", tuple(self.base_kernels))
 
@@ -75,15 +148,26 @@ class WalrusConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "WalrusConfig":
+        """Rebuild a config from :meth:`to_dict`'s output (e.g. a checkpoint's metadata).
+
+        Every value is checked against its bounds (:data:`INT_BOUNDS`, ...) before anything is
+        built; a bad one raises :class:`ConfigError` naming the key.
+        """
+        if not isinstance(d, dict):
+            raise ConfigError("a config must be a mapping", field="config", expected="a JSON object of fields",
+                              received=type(d).__name__)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown WalrusConfig keys {sorted(unknown)}; this walrus knows {sorted(known)}")
+            raise ConfigError(f"unknown WalrusConfig keys {sorted(map(str, unknown))[:10]}",
+                              field="config", expected=f"keys among {sorted(known)}")
         d = dict(d)
-        if "field_names" in d:
-            d["field_names"] = tuple(d["field_names"])
-        if "base_kernels" in d:
-            d["base_kernels"] = tuple(d["base_kernels"])
+        for key in ("field_names", "base_kernels"):
+            if key in d:
+                if not isinstance(d[key], (list, tuple)):
+                    raise ConfigError("must be a list", field=key, expected="a list",
+                                      received=type(d[key]).__name__)
+                d[key] = tuple(d[key])
         return cls(**d)
 
 

@@ -13,14 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
+import zipfile
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-from walrus.atomic import atomic_path
+from walrus.atomic import atomic_path, fsync_dir, fsync_tree, remove_stale_temps, temp_path
 from walrus.model.checkpoint import CheckpointError
+
+_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, KeyError, TypeError, AttributeError,
+                  IndexError, OSError, zipfile.BadZipFile, UnicodeDecodeError)
 
 
 def _sha256(path: Path) -> str:
@@ -36,86 +41,184 @@ def _barrier() -> None:
         dist.barrier()
 
 
+def _shared_pid(is_main: bool) -> int:
+    """Rank 0's process id on every rank (it names the temporary directory all ranks write into)."""
+    pid = os.getpid()
+    if dist.is_initialized():
+        box = [pid if is_main else None]
+        dist.broadcast_object_list(box, src=0)
+        pid = int(box[0])
+    return pid
+
+
 def save_training_checkpoint(root: Path, engine, scheduler, progress: dict, is_main: bool) -> Path:
-    """Save the engine's model+optimizer state, the scheduler and the loop position; all ranks call this."""
+    """Save the engine's model+optimizer state, the scheduler and the loop position; all ranks call this.
+
+    Everything is written into ``.<step>.<pid>.<random>.tmp`` (named after rank 0's process), fsynced
+    and renamed into place; temporaries of killed runs are removed first.
+    """
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     name = f"step_{progress['global_step']:09d}"
-    final, tmp = root / name, root / f".{name}.tmp"
-    if is_main and tmp.exists():
-        shutil.rmtree(tmp)
+    final = root / name
+    pid = _shared_pid(is_main)
+    tmp = temp_path(final, pid)
+    if dist.is_initialized():  # one random name for all ranks
+        box = [tmp.name if is_main else None]
+        dist.broadcast_object_list(box, src=0)
+        tmp = root / box[0]
+    if is_main:
+        remove_stale_temps(root, "step_*")
+        remove_stale_temps(root, "latest")
     _barrier()
     tmp.mkdir(parents=True, exist_ok=True)
-    if engine.name == "deepspeed":
-        engine.module.save_checkpoint(str(tmp / "ds"), tag="state", client_state={"scheduler": scheduler.state_dict()})
-    elif engine.name == "fsdp":
-        import torch.distributed.checkpoint as dcp
-        from torch.distributed.checkpoint.state_dict import get_state_dict
+    try:
+        if engine.name == "deepspeed":
+            engine.module.save_checkpoint(str(tmp / "ds"), tag="state",
+                                          client_state={"scheduler": scheduler.state_dict()})
+        elif engine.name == "fsdp":
+            import torch.distributed.checkpoint as dcp
+            from torch.distributed.checkpoint.state_dict import get_state_dict
 
-        model_sd, optim_sd = get_state_dict(engine.module, engine.optimizer)
-        dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp / "dcp"))
-    else:
-        torch.save({"model": engine.module.state_dict(), "optimizer": engine.optimizer.state_dict()}, tmp / "state.pt")
-    _barrier()
-    if is_main:
-        (tmp / "trainer.json").write_text(json.dumps(dict(progress, scheduler=scheduler.state_dict()), default=str))
-        manifest = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        with atomic_path(root / "latest") as pointer:
-            pointer.write_text(name)
+            model_sd, optim_sd = get_state_dict(engine.module, engine.optimizer)
+            dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp / "dcp"))
+        else:
+            torch.save({"model": engine.module.state_dict(), "optimizer": engine.optimizer.state_dict()},
+                       tmp / "state.pt")
+        _barrier()
+        if is_main:
+            (tmp / "trainer.json").write_text(json.dumps(dict(progress, scheduler=scheduler.state_dict()),
+                                                         default=str))
+            manifest = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+            fsync_tree(tmp)
+            if final.exists():  # the same step saved again: move the old one aside, then drop it
+                old = temp_path(final)
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+            fsync_dir(root)
+            with atomic_path(root / "latest") as pointer:
+                pointer.write_text(name)
+    except BaseException:
+        if is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     _barrier()
     return final
 
 
 def latest_checkpoint(root: Path) -> Path | None:
-    pointer = root / "latest"
+    pointer = Path(root) / "latest"
     if not pointer.is_file():
         return None
-    path = root / pointer.read_text().strip()
+    try:
+        name = pointer.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{pointer}: unreadable pointer to the latest checkpoint ({exc})") from exc
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise CheckpointError(f"{pointer}: does not name a checkpoint directory (holds {name[:80]!r})")
+    path = Path(root) / name
     if not path.is_dir():
         raise CheckpointError(f"{pointer}: points at {path.name}, which does not exist")
     return path
 
 
+def _read_json(file: Path, what: str):
+    try:
+        return json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{file}: unreadable {what} ({type(exc).__name__}: {exc})") from exc
+
+
 def verify_checkpoint(path: Path) -> dict:
-    """Check every file against the manifest; a truncated or altered checkpoint is refused."""
+    """Check every file against the manifest; a truncated or altered checkpoint is refused.
+
+    Returns the loop position (``trainer.json``), checked to hold the keys a resume needs.
+    """
+    path = Path(path)
     manifest_path = path / "MANIFEST.json"
     if not manifest_path.is_file():
         raise CheckpointError(f"{path}: incomplete checkpoint (no MANIFEST.json)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+    manifest = _read_json(manifest_path, "manifest")
+    if not isinstance(manifest, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in manifest.items()):
+        raise CheckpointError(f"{manifest_path}: not a manifest (expected a JSON object of file -> sha256)")
+    if "trainer.json" not in manifest:
+        raise CheckpointError(f"{path}: trainer.json is not listed in the manifest")
+    base = path.resolve()
     for rel, digest in manifest.items():
         file = path / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or base not in file.resolve().parents:
+            raise CheckpointError(f"{manifest_path}: entry {rel!r} points outside the checkpoint")
         if not file.is_file():
             raise CheckpointError(f"{path}: {rel} is listed in the manifest but missing")
         if _sha256(file) != digest:
             raise CheckpointError(f"{path}: {rel} is corrupt or truncated (sha256 differs from the manifest)")
-    return json.loads((path / "trainer.json").read_text())
+    progress = _read_json(path / "trainer.json", "trainer state")
+    if not isinstance(progress, dict):
+        raise CheckpointError(f"{path / 'trainer.json'}: not a JSON object")
+    for key in ("epoch", "step", "global_step", "scheduler"):
+        if key not in progress:
+            raise CheckpointError(f"{path / 'trainer.json'}: missing key {key!r}")
+    for key in ("epoch", "step", "global_step"):
+        if not isinstance(progress[key], int) or isinstance(progress[key], bool) or progress[key] < 0:
+            raise CheckpointError(f"{path / 'trainer.json'}: {key!r} must be a non-negative integer, "
+                                  f"got {progress[key]!r}")
+    return progress
+
+
+def _unreadable(path: Path, exc: BaseException) -> CheckpointError:
+    """A CheckpointError for a state file that does not load (never advising an unsafe unpickling)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        why = "holds objects other than tensors and plain containers, which a weights-only load refuses"
+    else:
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    return CheckpointError(f"{path}: not a loadable training state ({why}); the checkpoint is corrupt "
+                           "or was not written by walrus")
 
 
 def load_training_checkpoint(path: Path, engine, scheduler) -> dict:
     """Restore engine and scheduler state in place; returns the saved loop position."""
+    path = Path(path)
     progress = verify_checkpoint(path)
-    if engine.name == "deepspeed":
-        engine.module.load_checkpoint(str(path / "ds"), tag="state")
-    elif engine.name == "fsdp":
-        import torch.distributed.checkpoint as dcp
-        from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+    try:
+        if engine.name == "deepspeed":
+            engine.module.load_checkpoint(str(path / "ds"), tag="state")
+        elif engine.name == "fsdp":
+            import torch.distributed.checkpoint as dcp
+            from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
-        model_sd, optim_sd = get_state_dict(engine.module, engine.optimizer)
-        state = {"model": model_sd, "optim": optim_sd}
-        dcp.load(state, checkpoint_id=str(path / "dcp"))
-        set_state_dict(engine.module, engine.optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
-    else:
-        state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
-        engine.module.load_state_dict(state["model"])
-        engine.optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(progress.pop("scheduler"))
+            model_sd, optim_sd = get_state_dict(engine.module, engine.optimizer)
+            state = {"model": model_sd, "optim": optim_sd}
+            dcp.load(state, checkpoint_id=str(path / "dcp"))
+            set_state_dict(engine.module, engine.optimizer, model_state_dict=state["model"],
+                           optim_state_dict=state["optim"])
+        else:
+            file = path / "state.pt"
+            state = torch.load(file, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or not isinstance(state.get("model"), dict) \
+                    or not isinstance(state.get("optimizer"), dict):
+                raise CheckpointError(f"{file}: expected a dict with 'model' and 'optimizer' state dicts")
+            _check_finite(file, state["model"])
+            engine.module.load_state_dict(state["model"])
+            engine.optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(progress.pop("scheduler"))
+    except CheckpointError:
+        raise
+    except _PICKLE_ERRORS as exc:
+        raise _unreadable(path, exc) from exc
     return progress
+
+
+def _check_finite(file: Path, state: dict) -> None:
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{file}: model entry {key!r} is a {type(value).__name__}, not a tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{file}: tensor {key!r} holds non-finite values (NaN or inf)")
 
 
 def full_model_state(engine) -> dict[str, torch.Tensor] | None:
