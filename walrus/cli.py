@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from pathlib import Path
@@ -9,11 +10,43 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from walrus.errors import WalrusError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Walrus: a foundation model for continuum dynamics, inside your simulations.")
+
+#: exit status of a refused argument or config file (click's own usage errors use it too)
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(SystemExit):
+    """Ends the command with status 2 after a `WalrusError` was printed; ``str()`` is the message
+    (so ``CliRunner().invoke(...).exception`` reads as the error), ``.error`` the WalrusError."""
+
+    def __init__(self, error: WalrusError):
+        super().__init__(EXIT_BAD_INPUT)
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+def refusals_are_messages(command):
+    """Bad input (a `WalrusError`) prints ``Error: <message>`` on stderr and exits 2, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except WalrusError as exc:
+            typer.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+            raise BadInput(exc) from None
+
+    return wrapper
 
 
 @app.command()
+@refusals_are_messages
 def info(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON.")) -> None:
     """List the model presets with their sizes (built on the meta device: no memory used)."""
     import walrus
@@ -38,6 +71,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print machine-reada
 
 
 @app.command()
+@refusals_are_messages
 def quickstart(out: Path = typer.Option(Path("walrus_quickstart"), help="Directory for data, model and figures."),
                seed: int = typer.Option(0, help="Seed for data, training and jitter.")) -> None:
     """The main job: generate data with a real solver, train walrus-tiny briefly, run the solver with
@@ -48,6 +82,7 @@ def quickstart(out: Path = typer.Option(Path("walrus_quickstart"), help="Directo
 
 
 @app.command()
+@refusals_are_messages
 def demo(preset: str = typer.Option("walrus-tiny", help="Model preset to build."),
          weights: Optional[Path] = typer.Option(None, help="Checkpoint to load (ours or the official walrus.pt)."),
          size: int = typer.Option(64, help="Grid cells per axis of the generated 2-D field."),
@@ -61,6 +96,7 @@ def demo(preset: str = typer.Option("walrus-tiny", help="Model preset to build."
 
 
 @app.command()
+@refusals_are_messages
 def generate(name: Optional[str] = typer.Argument(None, help="Registered dataset to generate."),
              out: Optional[Path] = typer.Option(None, "--out", help="Output directory."),
              n_traj: Optional[int] = typer.Option(None, "--n-traj", help="Trajectories (default: the dataset's)."),
@@ -80,6 +116,7 @@ def generate(name: Optional[str] = typer.Argument(None, help="Registered dataset
 
 
 @app.command()
+@refusals_are_messages
 def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training YAML."),
           out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
           max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps.")) -> None:
@@ -90,6 +127,7 @@ def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="
 
 
 @app.command()
+@refusals_are_messages
 def finetune(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Fine-tuning YAML."),
              out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
              max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps.")) -> None:

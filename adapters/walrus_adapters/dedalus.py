@@ -20,8 +20,9 @@ from typing import Mapping
 
 import numpy as np
 
-from walrus.errors import FieldError
+from walrus.errors import ConfigError, FieldError
 from walrus.plugins import fieldset
+from walrus_adapters import checks
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
@@ -72,15 +73,20 @@ class DedalusHybrid(Hybrid):
     def __init__(self, solver, surrogate, *, fields: Mapping[str, object], units: Mapping[str, str], dt: float,
                  inner_dt: float, policy: HybridPolicy | None = None, guard: DriftGuard | None = None,
                  boundaries: Mapping[str, object] | None = None):
+        fields = checks.mapping("fields", fields, what="{walrus field: Dedalus field}", optional=False)
+        if not fields:
+            raise ConfigError(field="fields", expected="at least one {walrus field: Dedalus field}", received="{}")
+        checks.has_attributes("solver", solver, ("step", "sim_time"), what="a built Dedalus IVP solver")
         names = tuple(fields)
         units = check_units(names, units)
         for name, f in fields.items():
+            checks.has_attributes(f"fields[{name!r}]", f, ("tensorsig", "change_scales", "domain.bases", "dist"),
+                                  what="a Dedalus field")
             if len(f.tensorsig) != fieldset()[name].rank:
                 raise FieldError("tensor rank differs from the Dedalus field's", field=name,
                                  expected=f"rank {len(f.tensorsig)} ({f.name})",
                                  received=f"walrus field of rank {fieldset()[name].rank}")
-        if not inner_dt > 0:
-            raise ValueError(f"inner_dt: expected the positive Dedalus time step, got {inner_dt!r}")
+        checks.real("inner_dt", inner_dt, low=0.0, low_open=True, what="the positive Dedalus time step")
         first = next(iter(fields.values()))
         bases = first.domain.bases
         dist = first.dist

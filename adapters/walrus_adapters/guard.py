@@ -17,7 +17,8 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
-from walrus.errors import FieldError
+from walrus.errors import ConfigError, FieldError
+from walrus_adapters import checks
 
 __all__ = ["DriftGuard"]
 
@@ -44,20 +45,38 @@ class DriftGuard:
     atol: float = 1e-12
 
     def __post_init__(self):
-        if self.reference not in ("previous", "initial"):
-            raise ValueError(f"reference: expected 'previous' or 'initial', got {self.reference!r}")
-        for name, rtol in {**self.conserved, **{k: v[1] for k, v in self.invariants.items()}}.items():
-            if not (isinstance(rtol, (int, float)) and rtol >= 0 and math.isfinite(rtol)):
-                raise ValueError(f"{name}: tolerance must be a finite number >= 0, got {rtol!r}")
-        for label, spec in self.invariants.items():
-            if not (isinstance(spec, tuple) and len(spec) == 2 and callable(spec[0])):
-                raise ValueError(f"invariant {label!r}: expected (function(frame) -> float, rtol), got {spec!r}")
-        for name, pair in self.bounds.items():
+        if not isinstance(self.reference, str) or self.reference not in ("previous", "initial"):
+            raise ConfigError(field="DriftGuard.reference", expected="'previous' or 'initial'",
+                              received=checks.received(self.reference))
+        checks.real("DriftGuard.atol", self.atol, low=0.0, what="absolute slack of every conservation check")
+        conserved = checks.mapping("DriftGuard.conserved", self.conserved, what="{scalar field: rtol}")
+        invariants = checks.mapping("DriftGuard.invariants", self.invariants, what="{label: (fn(frame) -> float, rtol)}")
+        bounds = checks.mapping("DriftGuard.bounds", self.bounds, what="{field: (low, high)}")
+        for name, rtol in conserved.items():
+            checks.real(f"DriftGuard.conserved[{name!r}]", rtol, low=0.0, what="relative tolerance of the total")
+        for label, spec in invariants.items():
+            key = f"DriftGuard.invariants[{label!r}]"
+            if not (isinstance(spec, (tuple, list)) and len(spec) == 2 and callable(spec[0])):
+                raise ConfigError(field=key, expected="(function(frame) -> float, rtol)", received=checks.received(spec))
+            checks.real(f"{key} rtol", spec[1], low=0.0, what="relative tolerance of the invariant")
+        for name, pair in bounds.items():
+            key = f"DriftGuard.bounds[{name!r}]"
             if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-                raise ValueError(f"bounds of {name!r}: expected (low, high) with None for an open side, got {pair!r}")
+                raise ConfigError(field=key, expected="(low, high) with None for an open side",
+                                  received=checks.received(pair))
             lo, hi = pair
+            if lo is not None:
+                if not (isinstance(lo, (int, float, np.integer, np.floating)) and not isinstance(lo, bool)
+                        and not math.isnan(lo) and lo != math.inf):
+                    raise ConfigError(field=f"{key} low", expected="None or a number below +inf (not NaN)",
+                                      received=checks.received(lo))
+            if hi is not None:
+                if not (isinstance(hi, (int, float, np.integer, np.floating)) and not isinstance(hi, bool)
+                        and not math.isnan(hi) and hi != -math.inf):
+                    raise ConfigError(field=f"{key} high", expected="None or a number above -inf (not NaN)",
+                                      received=checks.received(hi))
             if lo is not None and hi is not None and lo > hi:
-                raise ValueError(f"bounds of {name!r}: low {lo} is above high {hi}")
+                raise ConfigError("low is above high", field=key, expected="low <= high", received=f"({lo}, {hi})")
 
     def validate(self, ranks: Mapping[str, int]) -> None:
         """Fail at set-up, not mid-run, when a check names a field the solver does not hand over."""
@@ -90,9 +109,20 @@ class DriftGuard:
         totals = [(f"total {name}", lambda f, n=name: float(np.sum(f[n])), rtol) for name, rtol in self.conserved.items()]
         totals += [(label, fn, rtol) for label, (fn, rtol) in self.invariants.items()]
         for label, fn, rtol in totals:
-            new, ref = fn(proposed), fn(reference)
+            new, ref = _number(label, fn(proposed)), _number(label, fn(reference))
+            if not math.isfinite(ref):
+                return f"{label} is not finite on the {self.reference} frame ({ref}): nothing to compare with"
             if not math.isfinite(new) or abs(new - ref) > rtol * abs(ref) + self.atol:
                 rel = abs(new - ref) / abs(ref) if ref else float("inf")
                 return (f"{label} changed by {rel:.3g} relative ({ref:.6g} -> {new:.6g}), "
                         f"tolerance {rtol:g} vs the {self.reference} frame")
         return None
+
+
+def _number(label: str, value) -> float:
+    """An invariant's value as a float; a function that returns something else is a set-up error."""
+    try:
+        return float(np.asarray(value, dtype=np.float64).item())
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError("an invariant must return one number", field=f"DriftGuard.invariants[{label!r}]",
+                          expected="fn(frame) -> float", received=checks.received(value)) from None

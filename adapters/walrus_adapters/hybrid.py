@@ -24,13 +24,16 @@ from typing import Mapping, Optional, Protocol
 
 import numpy as np
 
-from walrus.errors import ShapeError
+from walrus.errors import ConfigError, PredictionError, ShapeError
+from walrus_adapters import checks
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.layout import Layout
 
 __all__ = ["Coupling", "HybridPolicy", "StepRecord", "Hybrid", "SOLVER", "SURROGATE"]
 
 SOLVER, SURROGATE = "solver", "surrogate"
+#: the largest step count a policy or run takes (a guard against typos such as k=10**30)
+MAX_STEPS = 10 ** 9
 
 
 class Coupling(Protocol):
@@ -57,11 +60,11 @@ class HybridPolicy:
 
     def __post_init__(self):
         for name, value, low in (("k", self.k, 1), ("m", self.m, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"HybridPolicy.{name}: expected an integer >= {low} "
-                                 f"({'surrogate' if name == 'k' else 'solver'} steps per cycle), got {value!r}")
-        if self.warmup is not None and (not isinstance(self.warmup, (int, np.integer)) or self.warmup < 0):
-            raise ValueError(f"HybridPolicy.warmup: expected an integer >= 0 or None, got {self.warmup!r}")
+            checks.count(f"HybridPolicy.{name}", value, low=low, high=MAX_STEPS,
+                         what=f"{'surrogate' if name == 'k' else 'solver'} steps per cycle")
+        if self.warmup is not None:
+            checks.count("HybridPolicy.warmup", self.warmup, low=0, high=MAX_STEPS,
+                         what="solver steps before the first surrogate step; None = the surrogate's history - 1")
 
     def planned(self, index: int, warmup: int) -> tuple[str, str]:
         """(kind, reason) the policy wants for step ``index`` (0-based) after ``warmup`` solver steps."""
@@ -92,8 +95,14 @@ class Hybrid:
 
     def __init__(self, surrogate, coupling: Coupling, layout: Layout, *, dt: float, time: float = 0.0,
                  policy: HybridPolicy | None = None, guard: DriftGuard | None = None):
-        if not (isinstance(dt, (int, float, np.floating)) and dt > 0 and np.isfinite(dt)):
-            raise ValueError(f"dt: expected the positive output interval the surrogate was trained on, got {dt!r}")
+        checks.real("dt", dt, low=0.0, low_open=True, what="the positive output interval the surrogate was trained on")
+        checks.real("time", time, what="the solver's current time")
+        checks.surrogate_like(surrogate)
+        if policy is not None and not isinstance(policy, HybridPolicy):
+            raise ConfigError(field="policy", expected="a HybridPolicy(k=..., m=...) or None",
+                              received=checks.received(policy))
+        if guard is not None and not isinstance(guard, DriftGuard):
+            raise ConfigError(field="guard", expected="a DriftGuard(...) or None", received=checks.received(guard))
         self.surrogate = surrogate
         self.coupling = coupling
         self.layout = layout
@@ -146,8 +155,8 @@ class Hybrid:
             return None, f"history has {len(self._frames)} of the {self.history} frames the surrogate needs"
         try:
             predicted = self.surrogate.step(self.window())
-        except ShapeError as exc:  # a State refuses NaN/inf: the surrogate's frame was not finite
-            return None, f"surrogate output rejected: {exc}"
+        except (ShapeError, PredictionError) as exc:  # NaN/inf out of the network, or a State refusing them
+            return None, f"non-finite surrogate output rejected: {exc}"
         frame = self.layout.frame(predicted)
         reference = self._initial if self.guard.reference == "initial" else self._frames[-1]
         reason = self.guard.check(frame, reference)
@@ -184,8 +193,7 @@ class Hybrid:
 
     def run(self, steps: int) -> list[StepRecord]:
         """``steps`` hybrid steps; returns their records."""
-        if steps < 0:
-            raise ValueError(f"steps: expected a non-negative count, got {steps}")
+        checks.count("steps", steps, low=0, high=MAX_STEPS, what="hybrid steps to run")
         return [self.step() for _ in range(steps)]
 
     def solver_step(self) -> StepRecord:

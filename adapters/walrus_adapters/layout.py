@@ -18,6 +18,8 @@ from walrus.boundaries import BOUNDARY_NAMES, parse_axis
 from walrus.errors import BoundaryError, FieldError, UnitError
 from walrus.plugins import fieldset, get_registry
 from walrus.state import State
+from walrus.units import check_compatible
+from walrus_adapters import checks
 from walrus_adapters.boundary_names import SOLVERS, solver_kind, unknown
 
 __all__ = ["Layout", "check_units", "resolve_boundaries"]
@@ -29,9 +31,13 @@ def check_units(names: Sequence[str], units: Mapping[str, str] | None, *, what: 
     Units are never guessed: a solver in km s-1 that silently passed as m s-1 would give a
     surrogate input 1000 times off.
     """
-    units = dict(units or {})
+    label = "units" if what == "field" else "constant_units"
+    units = checks.mapping(label, units, what=f"{{{what}: the solver's units}}, e.g. {{'height': 'm'}}")
     known = fieldset()
     for name in names:
+        if not isinstance(name, str) or not name:
+            raise FieldError(f"a {what} name must be a non-empty string", field=label, expected="a walrus field name",
+                             received=checks.received(name))
         if name not in known:
             raise FieldError(f"unknown {what}", field=name, expected=f"a registered walrus field, e.g. {list(known.fields)[:8]}",
                              received=repr(name), hint="a plugin declares it (walrus_fields hook; walrus.plugins.register)")
@@ -43,6 +49,8 @@ def check_units(names: Sequence[str], units: Mapping[str, str] | None, *, what: 
     if extra:
         raise FieldError(f"units given for a {what} the solver does not hand over", field=extra[0],
                          expected=f"one of {list(names)}", received=repr(extra[0]))
+    for name in names:  # parsable, and of the field's physical dimension: refused now, not at the first step
+        check_compatible(units[name], known[name].units, field=name)
     return {n: str(units[n]) for n in names}
 
 
@@ -59,7 +67,8 @@ def resolve_boundaries(solver_names: Mapping[str, Optional[tuple[str, str]]], de
     does: the surrogate pads by it.
     """
     label = SOLVERS.get(solver, solver)
-    declared = dict(declared or {})
+    declared = checks.mapping("boundaries", declared,
+                              what="{axis: 'WALL' | 'OPEN' | 'PERIODIC' | (low, high) | a registered boundary}")
     for axis in declared:
         if axis not in solver_names:
             raise BoundaryError(f"{label} has no such axis", field=f"axis {axis!r}",

@@ -23,7 +23,8 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
-from walrus.errors import FieldError, ShapeError
+from walrus.errors import ConfigError, FieldError, ShapeError
+from walrus_adapters import checks
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
@@ -114,6 +115,18 @@ class PyClawHybrid(Hybrid):
                 raise FieldError("unknown PyClaw physics", field="physics", expected=f"one of {sorted(QMAPS)} or a QMap",
                                  received=repr(physics))
             physics = QMAPS[physics]
+        if not isinstance(physics, QMap):
+            raise ConfigError(field="physics", expected=f"one of {sorted(QMAPS)} or a QMap", received=checks.received(physics))
+        checks.has_attributes("solver", solver, ("evolve_to_time", "bc_lower", "bc_upper"),
+                              what="a PyClaw solver (clawpack.pyclaw.ClawSolver2D, SharpClawSolver2D, ...)")
+        checks.has_attributes("solution", solution, ("state.q", "domain.grid.dimensions", "t"),
+                              what="a PyClaw Solution (clawpack.pyclaw.Solution)")
+        n_dims = len(solution.domain.grid.dimensions)
+        if len(solver.bc_lower) < n_dims or len(solver.bc_upper) < n_dims:
+            raise ConfigError("the solver has fewer boundary conditions than the solution has axes",
+                              field="solver.bc_lower/bc_upper", expected=f"{n_dims} per side",
+                              received=f"{list(solver.bc_lower)} / {list(solver.bc_upper)}")
+        coord_units = checks.mapping("coord_units", coord_units, what="{axis or 'time': units}, e.g. {'x': 'm'}")
         solver.verbosity = 0
         grid = solution.domain.grid
         coords = {dim.name: np.asarray(dim.centers) for dim in grid.dimensions}
@@ -124,6 +137,6 @@ class PyClawHybrid(Hybrid):
                         constant_fields=constants,
                         constant_units=check_units(tuple(constants), constant_units, what="constant field")
                         if constants else {},
-                        coord_units=dict(coord_units or {}))
+                        coord_units=coord_units)
         super().__init__(surrogate, PyClawCoupling(solver, solution, physics), layout, dt=dt,
                          time=float(solution.t), policy=policy, guard=guard)

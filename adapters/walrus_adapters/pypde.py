@@ -24,8 +24,9 @@ import numpy as np
 from pde import FieldCollection
 from pde.solvers.base import SolverBase
 
-from walrus.errors import FieldError, ShapeError
+from walrus.errors import ConfigError, FieldError, ShapeError
 from walrus.plugins import fieldset
+from walrus_adapters import checks
 from walrus_adapters.guard import DriftGuard
 from walrus_adapters.hybrid import Hybrid, HybridPolicy
 from walrus_adapters.layout import Layout, check_units, resolve_boundaries
@@ -144,23 +145,46 @@ class WalrusHybridSolver(SolverBase):
     def __init__(self, pde, surrogate, *, fields: Sequence[str], units: Mapping[str, str], inner="runge-kutta",
                  inner_dt: float = 1e-3, policy: HybridPolicy | None = None, guard: DriftGuard | None = None,
                  boundaries: Mapping[str, object] | None = None, backend: str = "numpy"):
-        if backend != "numpy":
-            raise ValueError(f"backend: WalrusHybridSolver runs on py-pde's 'numpy' backend, got {backend!r}")
+        from pde.pdes.base import PDEBase
+
+        if not isinstance(backend, str) or backend != "numpy":
+            raise ConfigError("WalrusHybridSolver runs on py-pde's numpy backend", field="backend", expected="'numpy'",
+                              received=checks.received(backend))
+        if not isinstance(pde, PDEBase):
+            raise ConfigError(field="pde", expected="a py-pde PDE (pde.PDEBase: DiffusionPDE, pde.PDE(...), ...)",
+                              received=checks.received(pde))
+        checks.surrogate_like(surrogate)
         super().__init__(pde, backend=backend)
         self.surrogate = surrogate
-        self.fields = [fields] if isinstance(fields, str) else list(fields)
+        self.fields = checks.names("fields", fields, what="walrus field names, one per sub-field of the state")
         self.units = check_units(self.fields, units)
-        if not (inner_dt > 0):
-            raise ValueError(f"inner_dt: expected the positive time step of the inner py-pde solver, got {inner_dt!r}")
-        self.inner, self.inner_dt = inner, float(inner_dt)
-        self.policy, self.guard, self.boundaries = policy or HybridPolicy(), guard or DriftGuard(), boundaries
+        self.inner_dt = checks.real("inner_dt", inner_dt, low=0.0, low_open=True,
+                                    what="the positive time step of the inner py-pde solver")
+        self.inner = inner
+        self._inner_solver()  # an unknown solver name is refused now, not at the first solver step
+        if policy is not None and not isinstance(policy, HybridPolicy):
+            raise ConfigError(field="policy", expected="a HybridPolicy(k=..., m=...) or None",
+                              received=checks.received(policy))
+        if guard is not None and not isinstance(guard, DriftGuard):
+            raise ConfigError(field="guard", expected="a DriftGuard(...) or None", received=checks.received(guard))
+        self.policy, self.guard = policy or HybridPolicy(), guard or DriftGuard()
+        self.boundaries = checks.mapping("boundaries", boundaries, what="{axis: 'WALL' | 'OPEN' | 'PERIODIC' | (low, high)}")
         self.hybrid: Hybrid | None = None
         self.guard.validate({n: fieldset()[n].rank for n in self.fields})
 
     def _inner_solver(self) -> SolverBase:
         if isinstance(self.inner, SolverBase):
             return self.inner
-        return SolverBase.from_name(self.inner, self.pde, backend="numpy")
+        known = sorted(n for n in getattr(SolverBase, "_subclasses", {})
+                       if not n.endswith(("Solver", "Base")) and n != self.name)
+        if not isinstance(self.inner, str) or (known and self.inner not in known):
+            raise ConfigError("unknown inner py-pde solver", field="inner",
+                              expected=f"a py-pde solver or one of {known}", received=checks.received(self.inner))
+        try:
+            return SolverBase.from_name(self.inner, self.pde, backend="numpy")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError("py-pde cannot make this inner solver", field="inner",
+                              expected=f"a py-pde solver or one of {known}", received=f"{self.inner!r} ({exc})") from None
 
     def layout(self, state) -> Layout:
         """Check the state against ``fields`` and describe it for walrus."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adapter_helpers import DT, UNITS, shallow_water
-from walrus.errors import BoundaryError, FieldError, UnitError
+from walrus.errors import BoundaryError, ConfigError, FieldError, UnitError
 from walrus_adapters import HybridPolicy
 from walrus_adapters.pyclaw import PyClawHybrid
 from walrus_adapters.scipy_ivp import ScipyIVPHybrid
@@ -42,7 +42,7 @@ def test_pyclaw_configuration_errors(surrogate):
         pyclaw(surrogate, units={**UNITS, "pressure": "Pa"})
     with pytest.raises(UnitError, match="height: incompatible units"):
         pyclaw(surrogate, units={"height": "s", "velocity": "m s-1"}).run(1)
-    with pytest.raises(ValueError, match="dt: expected the positive output interval"):
+    with pytest.raises(ConfigError, match=r"dt: expected a finite number in \(0, inf\) \(the positive output interval"):
         pyclaw(surrogate, dt=0.0)
     with pytest.raises(ValueError, match="HybridPolicy.k"):
         pyclaw(surrogate, policy=HybridPolicy(k=0))

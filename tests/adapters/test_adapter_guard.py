@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adapter_helpers import DT, UNITS, shallow_water, solver_only_heights
-from walrus.errors import FieldError
+from walrus.errors import ConfigError, FieldError
 from walrus_adapters import DriftGuard, HybridPolicy, SOLVER, SURROGATE
 from walrus_adapters.pyclaw import PyClawHybrid
 
@@ -105,9 +105,11 @@ def test_bad_guards_are_refused(surrogate):
         run(surrogate, DriftGuard(conserved={"density": 1e-3}), steps=0)
     with pytest.raises(FieldError, match="velocity: conservation is checked on totals of scalar fields"):
         run(surrogate, DriftGuard(conserved={"velocity": 1e-3}), steps=0)
-    with pytest.raises(ValueError, match="tolerance must be a finite number"):
+    with pytest.raises(ConfigError, match=r"DriftGuard.conserved\['height'\]: expected a finite number in \[0, inf\) "
+                                          r"\(relative tolerance of the total\), received -1.0"):
         DriftGuard(conserved={"height": -1.0})
-    with pytest.raises(ValueError, match="low 2 is above high 1"):
+    with pytest.raises(ConfigError, match=r"DriftGuard.bounds\['height'\]: low is above high; expected low <= high, "
+                                          r"received \(2, 1\)"):
         DriftGuard(bounds={"height": (2, 1)})
-    with pytest.raises(ValueError, match="reference"):
+    with pytest.raises(ConfigError, match="DriftGuard.reference: expected 'previous' or 'initial', received 'last'"):
         DriftGuard(reference="last")

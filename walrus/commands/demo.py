@@ -9,7 +9,11 @@ from typing import Callable
 
 import torch
 
+from walrus.errors import ConfigError
+
 _BOUNDARIES = {"wall": 0, "open": 1, "periodic": 2}
+#: grid cells per axis the demo accepts (the field is built in memory, size x size x history frames)
+SIZES = (4, 512)
 
 
 def vortex_pair_history(size: int, steps: int, dt: float = 0.02) -> torch.Tensor:
@@ -40,8 +44,7 @@ def run_demo(preset: str, weights: Path | None, size: int, boundary: str, seed: 
     import walrus
     from walrus.model import RELEASE_FIELD_NAMES, predict_next
 
-    if boundary not in _BOUNDARIES:
-        raise ValueError(f"boundary: expected one of {sorted(_BOUNDARIES)}, got {boundary!r}")
+    check_args(preset=preset, weights=weights, size=size, boundary=boundary, seed=seed, out=out)
     torch.manual_seed(seed)
     model = walrus.get_model(preset, weights=weights).eval()
     cfg = model.config
@@ -49,7 +52,8 @@ def run_demo(preset: str, weights: Path | None, size: int, boundary: str, seed: 
     index = {n: i for i, n in enumerate(cfg.field_names)}
     missing = [n for n in names if n not in index]
     if missing:
-        raise ValueError(f"model vocabulary lacks {missing}")
+        raise ConfigError("the model's vocabulary lacks the demo's fields", field="--preset/--weights",
+                          expected=f"a model whose vocabulary has {names}", received=f"one without {missing}")
     history = vortex_pair_history(size, cfg.history_2d + 1)
     window, truth = history[:-1].unsqueeze(1), history[-1]
     field_ids = torch.tensor([index[n] for n in names])
@@ -79,6 +83,32 @@ def run_demo(preset: str, weights: Path | None, size: int, boundary: str, seed: 
         _plot(window[-1, 0], pred, truth, names, out)
         echo(f"wrote {out}")
     return summary
+
+
+def check_args(*, preset: str, weights: Path | None, size: int, boundary: str, seed: int, out: Path | None) -> None:
+    """Refuse bad demo arguments with a `ConfigError` naming the option, before any model is built."""
+    import difflib
+
+    from walrus.model.config import list_models
+
+    presets = list_models()
+    if preset not in presets:
+        close = difflib.get_close_matches(str(preset), presets, n=1)
+        raise ConfigError("unknown model preset", field="--preset", expected=f"one of {presets}", received=repr(preset),
+                          hint=f"did you mean {close[0]!r}?" if close else None)
+    if isinstance(size, bool) or not isinstance(size, int) or not SIZES[0] <= size <= SIZES[1]:
+        raise ConfigError(field="--size", expected=f"an integer in [{SIZES[0]}, {SIZES[1]}] (grid cells per axis)",
+                          received=repr(size))
+    if boundary not in _BOUNDARIES:
+        raise ConfigError("unknown boundary", field="--boundary", expected=f"one of {sorted(_BOUNDARIES)}",
+                          received=repr(boundary))
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise ConfigError(field="--seed", expected="an integer in [0, 2**63)", received=repr(seed))
+    if weights is not None and not Path(weights).is_file():
+        raise ConfigError("checkpoint not found", field="--weights",
+                          expected="an existing checkpoint file (ours or the official walrus.pt)", received=str(weights))
+    if out is not None and Path(out).is_dir():
+        raise ConfigError("--out is a directory", field="--out", expected="a PNG file path", received=str(out))
 
 
 def _plot(last: torch.Tensor, pred: torch.Tensor, truth: torch.Tensor, names: list[str], out: Path) -> None:

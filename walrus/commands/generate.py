@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Callable, Optional
 
 import typer
+
+from walrus.errors import ConfigError, WalrusError
 
 
 def list_lines(registry) -> list[str]:
@@ -18,10 +21,29 @@ def list_lines(registry) -> list[str]:
     return lines
 
 
+#: upper limits of the size options (a typo such as --res 100000 should not start a solver for days)
+LIMITS = {"n_traj": 100_000, "res": 4_096, "steps": 100_000}
+OPTION = {"n_traj": "--n-traj", "res": "--res", "steps": "--steps"}
+
+
+def check_sizes(**sizes: Optional[int]) -> None:
+    """``n_traj``/``res``/``steps`` are None (the dataset's default) or integers in [1, LIMITS]."""
+    for key, value in sizes.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMITS[key]:
+            raise ConfigError(field=OPTION[key], expected=f"an integer in [1, {LIMITS[key]:,}] (or omit it for the "
+                              "dataset's default)", received=repr(value))
+
+
 def run(*, name: Optional[str], out: Optional[Path], n_traj: Optional[int] = None, res: Optional[int] = None,
         steps: Optional[int] = None, seed: int = 0, list_: bool = False,
         echo: Callable[..., None] = typer.echo) -> Optional[Path]:
-    """List datasets (``list_``) or generate ``name`` into ``out/name``; user errors exit with code 2."""
+    """List datasets (``list_``) or generate ``name`` into ``out/name``.
+
+    Bad requests raise `ConfigError` naming the argument (the CLI prints it and exits 2); a solver
+    that blows up exits 1.
+    """
     from walrus.plugins import get_registry
 
     registry = get_registry()
@@ -29,22 +51,33 @@ def run(*, name: Optional[str], out: Optional[Path], n_traj: Optional[int] = Non
         for line in list_lines(registry):
             echo(line)
         return None
+    registered = sorted(registry.datasets)
     if name is None:
-        echo("give a dataset name (see `walrus generate --list`)", err=True)
-        raise typer.Exit(2)
+        raise ConfigError("give a dataset name (see `walrus generate --list`)", field="NAME",
+                          expected=f"one of {', '.join(registered)}", received="nothing")
     if name not in registry.datasets:
-        echo(f"unknown dataset {name!r}; registered: {', '.join(sorted(registry.datasets))}", err=True)
-        raise typer.Exit(2)
+        close = difflib.get_close_matches(name, registered, n=1)
+        raise ConfigError(f"unknown dataset {name!r}", field="NAME", expected=f"one of {', '.join(registered)}",
+                          received=repr(name), hint=f"did you mean {close[0]!r}?" if close else None)
     if out is None:
-        echo("give an output directory with --out", err=True)
-        raise typer.Exit(2)
+        raise ConfigError("give an output directory with --out", field="--out", expected="a directory",
+                          received="nothing")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError("--out is not a directory", field="--out", expected="a directory (created if missing)",
+                          received=f"{out} (an existing file)")
+    check_sizes(n_traj=n_traj, res=res, steps=steps)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise ConfigError(field="--seed", expected="an integer in [0, 2**32)", received=repr(seed))
     from walrus.data.generators.pipeline import generate_dataset
 
     try:
         path = generate_dataset(name, out, n_traj=n_traj, res=res, steps=steps, seed=seed)
+    except WalrusError:
+        raise
     except ValueError as exc:
-        echo(f"cannot generate {name!r}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise ConfigError(f"cannot generate {name!r}: {exc}", field=f"dataset {name!r}",
+                          expected="options this dataset's generator accepts", received=
+                          f"--n-traj {n_traj}, --res {res}, --steps {steps}") from None
     except FloatingPointError as exc:  # the solver blew up: say so without a traceback
         echo(f"generating {name!r} failed: {exc}", err=True)
         raise typer.Exit(1) from exc

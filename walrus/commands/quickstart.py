@@ -78,6 +78,27 @@ def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: 
 
     ``checkpoint`` skips generation and training and uses that model instead.
     """
+    check_args(out=out, seed=seed, checkpoint=checkpoint)
+    return _run(Path(out), seed, echo, fast=fast, checkpoint=checkpoint)
+
+
+def check_args(*, out: Path, seed: int, checkpoint: Path | None = None) -> None:
+    """Refuse bad quickstart arguments with a `ConfigError` naming the option, before any work."""
+    from walrus.errors import ConfigError
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 31:
+        raise ConfigError(field="--seed", expected="an integer in [0, 2**31)", received=repr(seed))
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError("--out is not a directory", field="--out",
+                          expected="a directory for data, model and figures (created if missing)",
+                          received=f"{out} (an existing file)")
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise ConfigError("checkpoint not found", field="checkpoint", expected="an existing model file",
+                          received=str(checkpoint))
+
+
+def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, checkpoint: Path | None) -> dict:
+    """The quickstart itself (arguments already checked)."""
     import torch
 
     from walrus.data.generators.shallow_water import COORD_UNITS, DT_OUT, UNITS

@@ -5,7 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from walrus.errors import ConfigError
 from walrus.train.config import TrainConfig
+
+
+def check_files(cfg: TrainConfig, source: Path | str) -> None:
+    """Before any process group or model: each dataset's ``path`` is a directory, ``init_from`` a file."""
+    for i, entry in enumerate(cfg.datasets):
+        if entry.path is not None and not Path(entry.path).is_dir():
+            raise ConfigError("dataset directory not found", field=f"datasets[{i}].path",
+                              expected="an existing Well dataset root (with data/<split>/); make one with "
+                                       f"`walrus generate {entry.name} --out DIR`", received=repr(entry.path),
+                              hint=f"in {source}")
+    if cfg.init_from is not None and not Path(cfg.init_from).is_file():
+        raise ConfigError("checkpoint not found", field="init_from",
+                          expected="an existing checkpoint file (ours or the official walrus.pt)",
+                          received=repr(cfg.init_from), hint=f"in {source}")
 
 
 def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None, echo: Callable[[str], None]) -> None:
@@ -13,7 +28,10 @@ def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None
 
     cfg = TrainConfig.from_yaml(config, out_dir=out_dir, max_steps=max_steps)
     if finetune and not cfg.init_from:
-        raise ValueError(f"{config}: fine-tuning needs `init_from:` (our checkpoint or the official walrus.pt)")
+        raise ConfigError("fine-tuning needs `init_from:`", field="init_from",
+                          expected="our checkpoint or the official walrus.pt", received="nothing",
+                          hint=f"in {config}")
+    check_files(cfg, config)
     trainer = Trainer(cfg)
     losses = trainer.fit()
     if cfg.validate_every:
