@@ -60,7 +60,9 @@ def test_streaming_first_step_equals_exact():
     st = make_state()
     exact, streaming = surrogate(seed=3).step(st), surrogate(seed=3, mode="streaming").step(st)
     for name in st.fields:
-        np.testing.assert_allclose(streaming.fields[name], exact.fields[name], rtol=1e-5, atol=1e-6)
+        # equal up to float32 round-off only (the two paths sum in different orders; the margin a
+        # different CPU's kernels need: rtol 1e-4, atol 1e-5 of values of order 1)
+        np.testing.assert_allclose(streaming.fields[name], exact.fields[name], rtol=1e-4, atol=1e-5)
 
 
 def test_streaming_rollout_reuses_its_cache_and_stays_close():
@@ -81,7 +83,9 @@ def test_history_is_kept_when_the_solver_hands_one_frame_at_a_time():
                  boundaries=full.boundaries, units=full.units)
     one = sur.step(last)
     assert one.n_steps == 1 and one.time[-1] == pytest.approx(0.6)
-    np.testing.assert_allclose(one.fields["density"][-1], surrogate().step(full).fields["density"][-1], rtol=1e-6)
+    # the same window through the same network: equal up to float32 round-off (values of order 1)
+    np.testing.assert_allclose(one.fields["density"][-1], surrogate().step(full).fields["density"][-1],
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_missing_history_is_refused_clearly():

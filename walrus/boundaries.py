@@ -8,6 +8,8 @@ checks it, so every entry point accepts the same spellings and rejects the same 
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Mapping, Sequence
 
 from walrus.errors import BoundaryError
@@ -28,16 +30,43 @@ def parse_side(value, *, axis: str = "?") -> int:
             raise BoundaryError("unknown boundary condition", field=f"axis {axis!r}",
                                 expected=f"one of {sorted(BOUNDARY_CODES)}", received=repr(value))
         return code
-    if isinstance(value, bool) or not hasattr(value, "__int__") or int(value) not in BOUNDARY_NAMES:
+    code = _integral_code(value)
+    if code is None or code not in BOUNDARY_NAMES:
         raise BoundaryError("unknown boundary code", field=f"axis {axis!r}",
-                            expected="0 (WALL), 1 (OPEN) or 2 (PERIODIC)", received=repr(value))
-    return int(value)
+                            expected="a name or the integer code 0 (WALL), 1 (OPEN) or 2 (PERIODIC)",
+                            received=repr(value)[:80])
+    return code
+
+
+def _integral_code(value) -> int | None:
+    """An int from an integer or a whole-number float (2.0), any numpy/torch 0-d scalar included; None for
+    anything else (bool, 2.5, NaN, inf, complex, arrays with several values, objects)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0 or getattr(value, "shape", None) in ((), (1,)):
+        try:
+            value = value.item()
+        except Exception:
+            return None
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, numbers.Integral):
+            return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        f = float(value)
+        if math.isfinite(f) and f.is_integer() and abs(f) < 2 ** 31:
+            return int(f)
+    return None
 
 
 def parse_axis(value, *, axis: str = "?") -> tuple[int, int]:
     """(low, high) codes from one value (both sides) or a pair; a space-separated 'LOW HIGH' string works too."""
     if isinstance(value, str) and len(value.split()) == 2:
         value = tuple(value.split())
+    if getattr(value, "ndim", None) == 1 and hasattr(value, "tolist"):  # a numpy array / tensor pair
+        value = value.tolist()
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise BoundaryError("expected one condition per side", field=f"axis {axis!r}",

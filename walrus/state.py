@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field, replace
 from typing import Mapping, Sequence
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -27,29 +29,84 @@ from walrus.boundaries import BOUNDARY_NAMES, format_axis, parse_boundaries
 from walrus.errors import FieldError, ShapeError, UnitError
 from walrus.fields import FieldSet
 from walrus.layout import MODEL_DIMS, ChannelLayout, build_layout
-from walrus.units import check_compatible, conversion, format_units, parse_units
+from walrus.units import check_compatible, conversion, format_units, parse_units, same_units
 
 __all__ = ["State", "ModelInputs", "stack_model_inputs"]
 
 
+def _is_quantity(a) -> bool:
+    """A pint Quantity of any registry (duck-typed: magnitude, units and .to)."""
+    return hasattr(a, "magnitude") and hasattr(a, "units") and hasattr(a, "to") and not isinstance(a, type)
+
+
+def _unwrap(a):
+    """An xarray DataArray's data (a pint Quantity for a quantified one), anything else unchanged."""
+    if type(a).__name__ == "DataArray" and hasattr(a, "data") and hasattr(a, "dims"):
+        return a.data
+    return a
+
+
+def _split_quantity(name: str, a, units: dict[str, str]):
+    """The magnitude of a pint Quantity, recording its units in ``units[name]`` (in CF spelling); a
+    conflict with units given in ``units=`` is refused. Non-quantities pass through."""
+    a = _unwrap(a)
+    if not _is_quantity(a):
+        return a
+    q_units = format_units(str(a.units), field=name)
+    given = units.get(name)
+    if given is not None and not same_units(given, q_units):
+        raise UnitError("units given twice and differently", field=name,
+                        expected=f"units={{{name!r}: {given!r}}} to agree with the Quantity's units",
+                        received=f"a Quantity in '{q_units}'")
+    units[name] = q_units
+    return a.magnitude
+
 
 def _array(name: str, a) -> np.ndarray:
+    a = _unwrap(a)
+    if _is_quantity(a):
+        raise UnitError("a pint Quantity where plain numbers are expected", field=name,
+                        expected="a plain array (units go to State(units=...))", received=f"a Quantity in {a.units}")
     if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
+        if a.is_complex() or a.dtype == torch.bool:
+            raise ShapeError("not a real-valued array", field=name, expected="a float array",
+                             received=f"dtype {a.dtype}")
+        a = a.detach().cpu()
+        a = (a.double() if a.dtype == torch.bfloat16 else a).numpy()
     try:
-        a = np.asarray(a)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = np.asarray(a)
     except Exception as exc:
         raise ShapeError("not an array", field=name, expected="a numeric array", received=type(a).__name__) from exc
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)) or a.dtype == bool:
         raise ShapeError("not a real-valued array", field=name, expected="a float array", received=f"dtype {a.dtype}")
-    if not np.issubdtype(a.dtype, np.floating):
-        a = a.astype(np.float64)
+    if a.dtype not in (np.float32, np.float64):  # ints, float16, longdouble: torch and pint handle float64
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = a.astype(np.float64)
     bad = ~np.isfinite(a)
     if bad.any():
         n_nan = int(np.isnan(a).sum())
         raise ShapeError("contains non-finite values", field=name, expected="finite numbers",
                          received=f"{n_nan} NaN and {int(bad.sum()) - n_nan} infinite of {a.size} values")
     return a
+
+
+def _dimensionless(units: str) -> bool:
+    return parse_units(units).dimensionless
+
+
+def _check_range(name: str, a: np.ndarray, dtype: torch.dtype) -> None:
+    """Refuse values the model's float dtype cannot hold (they would become inf without an error)."""
+    if not a.size or not torch.empty((), dtype=dtype).is_floating_point():
+        return
+    limit = torch.finfo(dtype).max
+    with np.errstate(over="ignore", invalid="ignore"):
+        big = float(np.max(np.abs(a)))
+    if not np.isfinite(big) or big > limit:
+        raise ShapeError(f"exceeds {str(dtype).replace('torch.', '')} range", field=name,
+                         expected=f"|values| <= {limit:.3g} in the model's units",
+                         received=f"max |value| {big:.3g}")
 
 
 @dataclass(frozen=True)
@@ -102,21 +159,33 @@ class State:
             from walrus.plugins import fieldset
             set_("fieldset", fieldset())
         fs = self.fieldset
+        if not isinstance(fs, FieldSet):
+            raise FieldError("not a FieldSet", field="fieldset", expected="a walrus.fields.FieldSet or None",
+                             received=type(fs).__name__)
+        for arg in ("fields", "constant_fields", "parameters", "units"):
+            if not isinstance(getattr(self, arg), Mapping):
+                raise ShapeError(f"{arg} must be a mapping by name", field=arg, expected="a dict",
+                                 received=type(getattr(self, arg)).__name__)
         if not isinstance(self.coords, Mapping) or not 1 <= len(self.coords) <= 3:
             raise ShapeError("coords must map 1 to 3 axis names to 1-D coordinates", field="coords",
                              expected="e.g. {'x': x, 'y': y}", received=repr(self.coords)[:80])
-        coords = {str(a): _array(a, c) for a, c in self.coords.items()}
+        units: dict[str, str] = {}
+        for name, u in dict(self.units).items():
+            units[str(name)] = format_units(parse_units(u, field=str(name)), field=str(name))
+        coords = {str(a): _array(str(a), _split_quantity(str(a), c, units)) for a, c in self.coords.items()}
         for a, c in coords.items():
             if c.ndim != 1 or c.size == 0:
                 raise ShapeError("coordinate must be 1-D and non-empty", field=a, expected="shape (N,)",
                                  received=f"shape {c.shape}")
         axes = tuple(coords)
         D, spatial = len(axes), tuple(c.size for c in coords.values())
-        time = _array("time", self.time)
+        time = _array("time", _split_quantity("time", self.time, units))
         if time.ndim == 0:
             time = time[None]
         if time.ndim != 1:
             raise ShapeError("time must be 1-D", field="time", expected="shape (T,)", received=f"shape {time.shape}")
+        if time.size == 0:
+            raise ShapeError("no frames", field="time", expected="at least one time (T >= 1)", received="T = 0")
         if time.size > 1 and not np.all(np.diff(time) > 0):
             raise ShapeError("times must increase", field="time", expected="strictly increasing times",
                              received=time.tolist())
@@ -125,15 +194,19 @@ class State:
             raise FieldError("no time-varying fields", field="fields", expected="at least one field",
                              received="an empty mapping")
         bcs = parse_boundaries(self.boundaries, axes)
-        units = {}
-        for name, u in dict(self.units).items():
-            units[str(name)] = format_units(parse_units(u, field=str(name)))
+        # time in units of time and coordinates in units of length (either may be dimensionless: a
+        # non-dimensionalised simulation); the time of a time-dimension axis would be a silent mix-up
+        if "time" in units and not _dimensionless(units["time"]):
+            check_compatible(units["time"], "s", field="time")
+        for a in axes:
+            if a in units and not _dimensionless(units[a]):
+                check_compatible(units[a], "m", field=a)
 
         def check(name: str, a, lead: tuple[int, ...]) -> np.ndarray:
             if name not in fs:
                 raise FieldError("unknown field", field=name, expected=f"a registered field, e.g. {list(fs.fields)[:6]}",
                                  received=repr(name), hint="declare it in a plugin (walrus.plugins.register) or pass State(fieldset=...)")
-            a = _array(name, a)
+            a = _array(name, _split_quantity(name, a, units))
             rank = fs[name].rank
             want = lead + spatial + (D,) * rank
             if a.ndim != len(want):
@@ -157,7 +230,7 @@ class State:
             consts[str(k)] = check(str(k), v, ())
         params = {}
         for k, v in dict(self.parameters).items():
-            p = _array(k, v)
+            p = _array(str(k), _split_quantity(str(k), v, units))
             if p.size != 1:
                 raise ShapeError("parameter must be a single number", field=k, expected="shape ()",
                                  received=f"shape {p.shape}")
@@ -347,6 +420,9 @@ class State:
         components (e.g. ``velocity_z``) and PERIODIC added axes. See :mod:`walrus.layout`.
         """
         s = self.to_model_units()
+        for store in (s.fields, s.constant_fields):
+            for name, a in store.items():
+                _check_range(name, a, dtype)
         layout = s.channel_layout(vocabulary, transforms)
         variable = torch.as_tensor(s._stored(s.fields, 1), dtype=dtype, device=device).unsqueeze(0)
         constant = None
@@ -368,6 +444,9 @@ class State:
         untransformed. Values go back to this State's units; constants, parameters, grid and
         boundaries are kept. ``time`` defaults to the State's times when T' matches.
         """
+        if not isinstance(x, torch.Tensor):
+            raise ShapeError("not a tensor", field="x", expected="a torch.Tensor in model layout",
+                             received=type(x).__name__)
         if x.ndim == 2 + MODEL_DIMS + 1:
             if x.shape[1] != 1:
                 raise ShapeError("batched tensor", field="x", expected="batch size 1", received=f"shape {tuple(x.shape)}")
@@ -400,14 +479,27 @@ class State:
 
     def push(self, frame: Mapping[str, np.ndarray], time: float, *, keep: int | None = None) -> "State":
         """Append one frame (every time-varying field, same units) at ``time``, keeping the last ``keep`` frames."""
+        if not isinstance(frame, Mapping):
+            raise FieldError("a frame maps field names to arrays", field="frame", expected="a dict",
+                             received=type(frame).__name__)
         missing = [n for n in self.fields if n not in frame]
         if missing:
             raise FieldError("missing from the new frame", field=missing[0], expected=list(self.fields),
                              received=list(frame))
+        t = _array("time", time)
+        if t.size != 1:
+            raise ShapeError("one time per frame", field="time", expected="a number", received=f"shape {t.shape}")
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1):
+            raise ShapeError("frames to keep", field="keep", expected="a positive int or None", received=repr(keep))
         keep = keep or self.n_steps
-        fields = {n: np.concatenate([self.fields[n], _array(n, frame[n])[None].astype(self.fields[n].dtype)])[-keep:]
-                  for n in self.fields}
-        return replace(self, fields=fields, time=np.append(self.time, time)[-keep:])
+        fields = {}
+        for n in self.fields:
+            new = _array(n, frame[n])
+            if new.shape != self.fields[n].shape[1:]:
+                raise ShapeError("frame shape mismatch", field=n, expected=self.fields[n].shape[1:], received=new.shape)
+            with np.errstate(over="ignore"):
+                fields[n] = np.concatenate([self.fields[n], new[None].astype(self.fields[n].dtype)])[-keep:]
+        return replace(self, fields=fields, time=np.append(self.time, t.reshape(()))[-keep:])
 
     def __repr__(self) -> str:
         bcs = ", ".join(f"{a}={BOUNDARY_NAMES[lo]}/{BOUNDARY_NAMES[hi]}" for a, (lo, hi) in self.boundaries.items())

@@ -19,17 +19,20 @@ Two rollout modes:
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Iterator, Literal, Mapping
 
 import numpy as np
 import torch
 
-from walrus.errors import FieldError, ShapeError, WalrusError
+from walrus.errors import ArgumentError, FieldError, InputKindError, PredictionError, ShapeError, WalrusError
 from walrus.model import get_model
 from walrus.model.network import Walrus
 from walrus.model.normalization import RMSStats, normalize_input, reconstruct, rms_stats
 from walrus.model.streaming import StreamState, open_stream, stream_step
 from walrus.state import State
+from walrus.units import conversion, same_units
 
 Mode = Literal["exact", "streaming"]
 
@@ -51,11 +54,17 @@ def _to_state(obj) -> tuple[str, State]:
     if isinstance(obj, dict):
         unknown = set(obj) - {f.name for f in dataclasses.fields(State)}
         if unknown:
-            raise ShapeError("unknown keys in a state dict", field=", ".join(sorted(unknown)),
+            raise ShapeError("unknown keys in a state dict", field=", ".join(sorted(map(str, unknown))),
                              expected="State's fields: fields, time, coords, boundaries, constant_fields, "
-                                      "parameters, units", received=sorted(obj))
+                                      "parameters, units", received=sorted(map(str, obj)))
+        missing = [k for k in ("fields", "time", "coords", "boundaries") if k not in obj]
+        if missing:
+            raise FieldError("missing keys in a state dict", field=", ".join(missing),
+                             expected="keys fields, time, coords, boundaries (and optionally constant_fields, "
+                                      "parameters, units)", received=sorted(map(str, obj)))
         return "dict", State(**obj)
-    raise TypeError(f"step() takes a walrus State, an xarray.Dataset or a dict of State fields, got {type(obj).__name__}")
+    raise InputKindError("step() takes a walrus State, an xarray.Dataset or a dict of State fields", field="state",
+                         expected="a State, an xarray.Dataset or a dict of State fields", received=type(obj).__name__)
 
 
 def _from_state(kind: str, state: State):
@@ -74,9 +83,20 @@ def _layout_key(state: State) -> tuple:
 def dataset_transforms(dataset: str | None, transforms: Mapping[str, str] | None) -> dict[str, str]:
     """The field transforms to apply: explicit ones, or those a registered dataset declares."""
     if dataset is None:
-        return dict(transforms or {})
+        if transforms is None:
+            return {}
+        if not isinstance(transforms, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                          for k, v in transforms.items()):
+            raise ArgumentError("transforms map a stored field to the field the model sees", field="transforms",
+                                expected="a dict of str -> str, e.g. {'density': 'zeros_like_density'}",
+                                received=repr(transforms)[:80])
+        return dict(transforms)
     if transforms is not None:
-        raise ValueError("give dataset= or transforms=, not both")
+        raise ArgumentError("give dataset= or transforms=, not both", field="dataset/transforms",
+                            expected="one of them", received=f"dataset={dataset!r} and transforms={transforms!r}")
+    if not isinstance(dataset, str):
+        raise ArgumentError("a dataset name", field="dataset", expected="a registered dataset name",
+                            received=repr(dataset)[:80])
     from walrus.plugins import get_registry
 
     registry = get_registry()
@@ -93,8 +113,21 @@ class Surrogate:
 
     def __init__(self, model: Walrus, *, mode: Mode = "exact", history: int | None = None, seed: int | None = 0,
                  dt: float | None = None, dataset: str | None = None, transforms: Mapping[str, str] | None = None):
-        if mode not in ("exact", "streaming"):
-            raise ValueError(f"mode: expected 'exact' or 'streaming', got {mode!r}")
+        if not isinstance(mode, str) or mode not in ("exact", "streaming"):
+            raise ArgumentError("unknown rollout mode", field="mode", expected="'exact' or 'streaming'",
+                                received=repr(mode)[:80])
+        if not isinstance(model, Walrus):
+            raise InputKindError("not a Walrus network", field="model", expected="a walrus.Walrus (walrus.get_model(...))",
+                                 received=type(model).__name__)
+        if history is not None:
+            history = _count("history", history, minimum=1)
+        if seed is not None:
+            seed = _count("seed", seed, minimum=0)
+        if dt is not None:
+            if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt <= 0:
+                raise ArgumentError("time step", field="dt", expected="a finite positive number or None",
+                                    received=repr(dt)[:80])
+            dt = float(dt)
         self.transforms = dataset_transforms(dataset, transforms)
         self.model = model.eval()
         self.mode = mode
@@ -136,15 +169,22 @@ class Surrogate:
 
     def _window(self, st: State, require: bool = True) -> State:
         """The recorded history followed by the given frames. Given frames win over recorded ones at
-        the same or later times (a solver re-computing a frame, or handing back the surrogate's own)."""
+        the same or later times (a solver re-computing a frame, or handing back the surrogate's own).
+
+        The recorded frames are converted to the given State's units first (fields and time), so a
+        solver may switch units between calls (observe in m/s, step in km/s); the window, and so the
+        prediction, is in the units of the State handed in last."""
         need = self.history_for(st)
         buf = self._buffer
         merged = _last(st, need)
-        if buf is not None and _layout_key(buf) == _layout_key(st) and buf.time[0] < st.time[0]:
-            earlier = int(np.searchsorted(buf.time, st.time[0], side="left"))  # recorded frames before st
-            merged = _first(buf, earlier)
-            for i in range(st.n_steps):
-                merged = merged.push({n: st.fields[n][i] for n in st.fields}, float(st.time[i]), keep=need)
+        if buf is not None and _layout_key(buf) == _layout_key(st):
+            buf = _in_units_of(buf, st)
+            if buf.time[0] < st.time[0]:
+                earlier = int(np.searchsorted(buf.time, st.time[0], side="left"))  # recorded frames before st
+                fields = {n: np.concatenate([buf.fields[n][:earlier].astype(a.dtype, copy=False), a])[-need:]
+                          for n, a in st.fields.items()}
+                time = np.concatenate([buf.time[:earlier].astype(st.time.dtype, copy=False), st.time])[-need:]
+                merged = dataclasses.replace(st, fields=fields, time=time)
         self._buffer = merged
         if require and merged.n_steps < need:
             raise HistoryError(
@@ -160,9 +200,21 @@ class Surrogate:
         return float(st.time[-1] + self.dt)
 
     # ---------------------------------------------------------------- prediction
+    def _stats(self, x: torch.Tensor, inputs) -> RMSStats:
+        """RMS statistics of the window; values whose squares overflow the model's dtype are refused by name."""
+        stats = rms_stats(x, self.model.config.rms_eps)
+        bad = ~torch.isfinite(stats.scale.flatten()) | ~torch.isfinite(stats.delta_scale.flatten())
+        if bad.any():
+            c = int(bad.nonzero()[0]) % x.shape[2]
+            name = inputs.channel_names[c] if c < len(inputs.channel_names) else f"channel {c}"
+            raise ShapeError(f"values too large for {str(x.dtype).replace('torch.', '')} statistics", field=name,
+                             expected=f"an RMS (and frame-to-frame RMS) within the {x.dtype} range",
+                             received=f"max |value| {float(x[:, :, c].abs().max()):.3g}")
+        return stats
+
     def _predict_exact(self, inputs, generator) -> torch.Tensor:
         x = inputs.x.to(self.device)
-        stats = rms_stats(x, self.model.config.rms_eps)
+        stats = self._stats(x, inputs)
         with torch.no_grad():
             out = self.model(normalize_input(x, stats), inputs.field_ids.to(self.device), inputs.bcs,
                              generator=generator)
@@ -176,7 +228,7 @@ class Surrogate:
         if contiguous:
             frames = x[-1:]
         else:  # open a stream on this window: fix statistics and draws, prefill every frame
-            self._stream_stats = rms_stats(x, self.model.config.rms_eps)
+            self._stream_stats = self._stats(x, inputs)
             self._stream = open_stream(self.model, x.shape[1:], inputs.field_ids, inputs.bcs[0],
                                        max_frames=x.shape[0], generator=self.generator)
             self._stream_key = key
@@ -199,6 +251,13 @@ class Surrogate:
             pred = self._predict_exact(inputs, generator or self.generator)
         real = inputs.padded_field_mask.to(pred.device).view(1, -1, 1, 1, 1)
         pred = pred[:, : inputs.n_variable] * real  # lifted components (e.g. velocity_z of 2-D data) stay zero
+        if not torch.isfinite(pred).all():
+            bad = (~torch.isfinite(pred)).flatten(2).any(-1).any(0).nonzero().flatten().tolist()
+            names = [inputs.channel_names[c] for c in bad[:4]]
+            raise PredictionError("the model predicted NaN or infinite values", field=", ".join(names),
+                                  expected="a finite prediction",
+                                  received=f"{int((~torch.isfinite(pred)).sum())} non-finite values",
+                                  hint="non-finite weights, or inputs beyond what float32 statistics can hold")
         if inputs.inside_mask is not None:  # as the release: nothing is predicted inside obstacles
             pred = pred * (~inputs.inside_mask.to(pred.device)).unsqueeze(1).to(pred.dtype)
         t_next = self._next_time(st)
@@ -215,10 +274,13 @@ class Surrogate:
         return _from_state(kind, _keep_like(new, st))
 
     def rollout(self, state, steps: int) -> Iterator:
-        """Yield `steps` successive states (each the previous one advanced), as `step` would."""
-        if steps < 0:
-            raise ValueError(f"steps: expected a non-negative count, got {steps}")
+        """Yield `steps` successive states (each the previous one advanced), as `step` would.
+        Arguments are checked on the call, before the first state is asked for."""
+        steps = _count("steps", steps, minimum=0)
         kind, st = _to_state(state)
+        return self._rollout(kind, st, steps)
+
+    def _rollout(self, kind: str, st: State, steps: int) -> Iterator:
         current = self._window(st)
         for _ in range(steps):
             current = self._advance(current)
@@ -228,8 +290,8 @@ class Surrogate:
     def ensemble(self, state, members: int = 8, seed: int = 0):
         """Mean and spread (standard deviation) of the next frame over `members` jitter draws: an
         uncertainty estimate the release does not expose. Returns (mean, spread) as the input kind."""
-        if members < 2:
-            raise ValueError(f"members: an ensemble needs at least 2, got {members}")
+        members = _count("members", members, minimum=2, what="an ensemble needs at least 2 members")
+        seed = _count("seed", seed, minimum=0)
         kind, st = _to_state(state)
         window = self._window(st)
         preds = [self._advance(window, torch.Generator().manual_seed(seed + m)) for m in range(members)]
@@ -238,6 +300,31 @@ class Surrogate:
         mean = window.push({n: a.mean(0) for n, a in stack.items()}, t)
         spread = window.push({n: a.std(0, ddof=1) for n, a in stack.items()}, t)
         return _from_state(kind, _keep_like(mean, st)), _from_state(kind, _keep_like(spread, st))
+
+
+def _count(name: str, value, minimum: int, what: str | None = None) -> int:
+    """An integer argument >= minimum (bools, floats and strings refused), named in the error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ArgumentError(what or "a count", field=name, expected=f"an int >= {minimum}", received=repr(value)[:80])
+    return int(value)
+
+
+def _in_units_of(buf: State, ref: State) -> State:
+    """``buf``'s time-varying fields and times expressed in ``ref``'s units (same object when they agree).
+    Times without units on either side are taken as given."""
+    fields, units, changed = dict(buf.fields), dict(buf.units), False
+    for n, a in buf.fields.items():
+        src, dst = buf.units_of(n), ref.units_of(n)
+        if not same_units(src, dst):
+            fields[n] = conversion(a, src, dst, field=n)
+            units[n], changed = dst, True
+        elif n in ref.units:
+            units[n] = ref.units[n]
+    time = buf.time
+    if "time" in buf.units and "time" in ref.units and not same_units(buf.units["time"], ref.units["time"]):
+        time = conversion(buf.time, buf.units["time"], ref.units["time"], field="time")
+        units["time"], changed = ref.units["time"], True
+    return dataclasses.replace(buf, fields=fields, time=time, units=units) if changed else buf
 
 
 def _last(st: State, n: int) -> State:

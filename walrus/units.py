@@ -27,7 +27,10 @@ def parse_units(units, *, field: str | None = None) -> pint.Unit:
     if units is None or (isinstance(units, str) and units.strip() in ("", "1", "dimensionless")):
         return ureg.dimensionless
     if not isinstance(units, str):
-        raise UnitError("units must be a string", field=field, expected="e.g. 'm s-1'", received=repr(units))
+        raise UnitError("units must be a string", field=field, expected="e.g. 'm s-1'", received=repr(units)[:80])
+    if len(units) > 200:
+        raise UnitError("unit string too long", field=field, expected="at most 200 characters",
+                        received=f"{len(units)} characters")
     try:
         return ureg.Unit(units)
     except Exception as exc:  # pint raises several types for bad input
@@ -35,9 +38,14 @@ def parse_units(units, *, field: str | None = None) -> pint.Unit:
                         received=repr(units)) from exc
 
 
-def format_units(units) -> str:
+def format_units(units, *, field: str | None = None) -> str:
     """The CF spelling (``m s-1``, ``1``) of a unit, as written into files."""
-    return f"{parse_units(units):cf}"
+    u = parse_units(units, field=field)
+    try:
+        return f"{u:cf}"
+    except Exception as exc:  # units pint parses but cannot spell in CF (e.g. fractional powers)
+        raise UnitError("units cannot be written in CF syntax", field=field, expected="a CF/UDUNITS unit",
+                        received=repr(units)[:80]) from exc
 
 
 def same_units(a, b) -> bool:
@@ -60,7 +68,12 @@ def conversion(values, received, expected, *, field: str | None = None):
     r, e = parse_units(received), parse_units(expected)
     if r == e:
         return values
-    q = ureg.Quantity(np.asarray(values), r).to(e).magnitude
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            q = ureg.Quantity(np.asarray(values), r).to(e).magnitude
+    except Exception as exc:  # offset units in products (degC m-1), ...
+        raise UnitError("cannot convert", field=field, expected=f"values convertible to '{e}'",
+                        received=f"values in '{r}' ({exc})") from exc
     if hasattr(values, "dtype") and np.issubdtype(values.dtype, np.floating):
         q = q.astype(values.dtype, copy=False)
     return q

@@ -22,7 +22,8 @@ def test_rms_group_norm_is_a_per_channel_spatial_rms(groups):
     x = torch.randn(3, 8, 5, 6, 2) * torch.linspace(0.1, 10, 8).view(1, 8, 1, 1, 1)
     eps = torch.finfo(torch.float32).eps
     ref = x / (x.pow(2).mean((2, 3, 4), keepdim=True) + eps).sqrt() * norm.weight.view(1, 8, 1, 1, 1)
-    torch.testing.assert_close(norm(x), ref, rtol=1e-5, atol=1e-6)
+    # equal up to float32 round-off (reductions in another order; margin for another CPU's kernels)
+    torch.testing.assert_close(norm(x), ref, rtol=1e-4, atol=1e-5)
 
 
 def test_rms_group_norm_eps_is_the_dtype_epsilon():
@@ -149,7 +150,8 @@ def test_periodic_transposed_conv_is_one_period_of_the_tiled_signal(kernel, stri
     assert got.shape[2] == (n - 1) * stride + kernel
     tiled = _periodic_conv_transpose(tokens.repeat(1, 1, 5, 1, 1), weight, bias, strides, (False, False, True))
     start = 2 * n * stride  # the middle of five periods, far from the tiled signal's open ends
-    torch.testing.assert_close(got, tiled[:, :, start: start + got.shape[2]], rtol=1e-5, atol=1e-5)
+    # equal up to float32 round-off (convolutions over differently padded inputs; margin for other CPUs)
+    torch.testing.assert_close(got, tiled[:, :, start: start + got.shape[2]], rtol=1e-4, atol=1e-5)
 
 
 def test_decoder_selects_field_columns_and_averages_singleton_axes():

@@ -20,7 +20,8 @@ def test_outputs_are_causal_in_time(tiny_model):
     x2 = x.clone()
     x2[3:] = torch.randn_like(x2[3:])
     y2 = run(tiny_model, x2, WALL_2D)
-    torch.testing.assert_close(y2[:3], y[:3], rtol=0, atol=1e-6)
+    # causality: equal up to float32 round-off (batched kernels may sum in another order on another CPU)
+    torch.testing.assert_close(y2[:3], y[:3], rtol=1e-4, atol=1e-5)
     assert (y2[3:] - y[3:]).abs().max() > 1e-2
 
 
@@ -165,7 +166,21 @@ def test_mixed_boundaries_in_a_batch_are_split_or_refused(tiny_model):
     (torch.randn(2, 1, 4, 32, 32), FIELDS, [[2, 2], [2, 5]], "codes must be"),
     (torch.randn(2, 1, 4, 32, 32), FIELDS, [[2, 0], [2, 2]], "periodic on one side"),
     (torch.randn(2, 1, 4, 32, 32), FIELDS, [[2, 2]], "bcs: expected shape"),
-    (torch.ones(2, 1, 4, 32, 32, dtype=torch.long), FIELDS, PERIODIC_2D, "floating-point"),
+    (torch.ones(2, 1, 4, 32, 32, dtype=torch.bool), FIELDS, PERIODIC_2D, "floating-point"),
+    (torch.ones(2, 1, 4, 32, 32, dtype=torch.complex64), FIELDS, PERIODIC_2D, "floating-point"),
+    (torch.full((2, 1, 4, 32, 32), 2 ** 40 + 1, dtype=torch.long), FIELDS, PERIODIC_2D, "not exactly representable"),
+    (torch.full((2, 1, 4, 32, 32), 1e300, dtype=torch.float64), FIELDS, PERIODIC_2D, "exceed the model's dtype"),
+    (torch.randn(0, 1, 4, 32, 32), FIELDS, PERIODIC_2D, "empty axis T"),
+    (torch.randn(2, 0, 4, 32, 32), FIELDS, PERIODIC_2D, "empty axis B"),
+    (torch.randn(2, 1, 0, 32, 32), torch.tensor([], dtype=torch.long), PERIODIC_2D, "empty axis C"),
+    (torch.randn(2, 1, 4, 0, 32), FIELDS, PERIODIC_2D, "empty axis H"),
+    (torch.randn(2, 1, 4, 32, 32), FIELDS, [[2.5, 2.5], [2, 2]], "bcs: non-integral"),
+    (torch.randn(2, 1, 4, 32, 32), FIELDS, [[float("nan"), 2], [2, 2]], "bcs: non-integral"),
+    (torch.randn(2, 1, 4, 32, 32), FIELDS, [[float("inf"), 2], [2, 2]], "bcs: non-integral"),
+    (torch.randn(2, 1, 4, 32, 32), FIELDS, "periodic", "bcs: not an array of integers"),
+    (torch.randn(2, 1, 4, 32, 32), FIELDS, 2, "bcs: wrong rank"),
+    (torch.randn(2, 1, 4, 32, 32), torch.tensor([3.0, 4.0, 5.0, 28.5]), PERIODIC_2D, "field_ids: non-integral"),
+    ([[1.0]], FIELDS, PERIODIC_2D, "x: not a tensor"),
 ])
 def test_bad_input_raises_a_clear_error(tiny_model, x, fields, bcs, match):
     with pytest.raises(WalrusInputError, match=match):
@@ -177,3 +192,30 @@ def test_nan_input_is_refused(tiny_model):
     x[1, 0, 2, 5, 5] = float("nan")
     with pytest.raises(WalrusInputError, match="NaN"):
         tiny_model(x, FIELDS, PERIODIC_2D)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.int64, torch.int32])
+def test_other_numeric_dtypes_are_cast_to_the_models(tiny_model, dtype):
+    """float64/float16 and exactly representable integers reach the network as float32 (the model's
+    dtype) and give what the float32 input gives (bit-identical for these values: the cast is exact)."""
+    torch.manual_seed(0)
+    x = torch.randint(-3, 4, (2, 1, 4, 16, 16)).to(dtype)
+    ref = tiny_model(x.to(torch.float32), FIELDS, PERIODIC_2D, deterministic=True)
+    got = tiny_model(x, FIELDS, PERIODIC_2D, deterministic=True)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+def test_whole_number_float_codes_are_accepted(tiny_model):
+    x = torch.randn(2, 1, 4, 16, 16)
+    ref = tiny_model(x, FIELDS, PERIODIC_2D, deterministic=True)
+    got = tiny_model(x, FIELDS.double(), [[2.0, 2.0], [2.0, 2.0]], deterministic=True)
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+def test_nan_weights_are_refused_not_returned(tiny_model):
+    from walrus.errors import PredictionError
+    with torch.no_grad():
+        next(tiny_model.blocks.parameters()).fill_(float("nan"))
+    with pytest.raises(PredictionError, match="NaN or infinite"):
+        tiny_model(torch.randn(2, 1, 4, 16, 16), FIELDS, PERIODIC_2D)

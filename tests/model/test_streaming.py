@@ -21,7 +21,9 @@ def test_stream_equals_full_forward_while_the_history_fills(deterministic):
         full = model(x, FIELDS, [BCS] * 2, draws=draws, deterministic=deterministic)
     stream = open_stream(model, x.shape[1:], FIELDS, BCS, max_frames=6, draws=None if deterministic else draws)
     for t in range(6):
-        torch.testing.assert_close(stream_step(model, stream, x[t]), full[t], rtol=1e-5, atol=1e-5)
+        # equal up to float32 round-off (cached vs. recomputed attention sums in another order; the
+        # margin another CPU's kernels need, for outputs of order 1)
+        torch.testing.assert_close(stream_step(model, stream, x[t]), full[t], rtol=1e-4, atol=1e-5)
 
 
 def test_truncated_cache_is_an_approximation_not_the_window_recompute():

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from walrus.errors import WalrusError
+from walrus.errors import PredictionError, WalrusInputError  # noqa: F401  (WalrusInputError re-exported)
 from walrus.model.config import WalrusConfig
 from walrus.model.hmlp import StrideModulatedDecoder, StrideModulatedEncoder
 from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
@@ -31,10 +31,6 @@ MixedBoundaryPolicy = Literal["split", "first", "error"]
 # uses the attention's causal `forward`; streaming uses `forward_cached` with a per-block KV cache.
 TimeMixingStrategy = Callable[[int, AxialTimeAttention, torch.Tensor, torch.Tensor | None], torch.Tensor]
 TimeMixing = Callable[[AxialTimeAttention, torch.Tensor, torch.Tensor | None], torch.Tensor]
-
-
-class WalrusInputError(WalrusError):
-    """Bad input to the network; the message names the argument, what was expected and what came."""
 
 
 class SpaceTimeSplitBlock(nn.Module):
@@ -96,6 +92,65 @@ class Walrus(nn.Module):
             _init_scaled_output(block.time_mixing.output_head)
 
     # ----------------------------------------------------------------- input handling
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the weights (inputs are cast to it)."""
+        return self.encoder_dummy.dtype
+
+    def as_input(self, x) -> torch.Tensor:
+        """``x`` as a tensor of the model's dtype: other float dtypes and integers (exactly representable)
+        are cast; bool, complex and non-numeric inputs are refused with a WalrusInputError naming ``x``."""
+        if not isinstance(x, torch.Tensor):
+            import numpy as np
+
+            if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
+                raise WalrusInputError("not a tensor", field="x", expected="a torch.Tensor (T, B, C, H, W[, D])",
+                                       received=type(x).__name__ + (f" of dtype {x.dtype}" if hasattr(x, "dtype") else ""))
+            x = torch.from_numpy(np.ascontiguousarray(x))
+        target = self.dtype
+        if x.dtype == target:
+            return x
+        if x.dtype == torch.bool or x.is_complex() or not (x.is_floating_point() or _is_integer_dtype(x.dtype)):
+            raise WalrusInputError("expected a floating-point tensor", field="x",
+                                   expected=f"a floating-point tensor (cast to the model's {target})",
+                                   received=f"dtype {x.dtype}")
+        if not x.is_floating_point() and x.numel() and not torch.equal(x.to(target).to(x.dtype), x):
+            raise WalrusInputError("integer values not exactly representable in the model's dtype", field="x",
+                                   expected=f"integers that {target} holds exactly (or a floating-point tensor)",
+                                   received=f"dtype {x.dtype}, max |value| {int(x.abs().max())}")
+        if x.is_floating_point() and x.numel() and torch.finfo(x.dtype).max > torch.finfo(target).max:
+            big = x.abs().max()
+            if torch.isfinite(big) and float(big) > torch.finfo(target).max:
+                raise WalrusInputError("values exceed the model's dtype range", field="x",
+                                       expected=f"|values| <= {torch.finfo(target).max:.3g} ({target})",
+                                       received=f"max |value| {float(big):.3g} ({x.dtype})")
+        return x.to(target)
+
+    @staticmethod
+    def as_index_tensor(value, name: str, device=None) -> torch.Tensor:
+        """Integral codes/ids (ints, or floats that are whole numbers) as a LongTensor; refuse the rest,
+        naming ``name``: a float like 2.5 is not silently truncated to 2, NaN/inf are not cast."""
+        try:
+            t = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        except Exception as exc:  # ragged lists, strings, objects
+            raise WalrusInputError("not an array of integers", field=name, expected="integers",
+                                   received=repr(value)[:80]) from exc
+        if t.dtype == torch.bool or t.is_complex():
+            raise WalrusInputError("expected integer codes", field=name, expected="an integer tensor",
+                                   received=f"dtype {t.dtype}")
+        if t.is_floating_point():
+            if t.numel() and not (torch.isfinite(t).all() and (t == t.round()).all()):
+                bad = t[~(torch.isfinite(t) & (t == t.round()))].flatten()[:4].tolist()
+                raise WalrusInputError("non-integral values", field=name, expected="whole numbers",
+                                       received=f"{bad}")
+            if t.numel() and float(t.abs().max()) > 2 ** 62:
+                raise WalrusInputError("values out of range", field=name, expected="small integers",
+                                       received=f"max |value| {float(t.abs().max()):.3g}")
+        elif not _is_integer_dtype(t.dtype):
+            raise WalrusInputError("expected integer codes", field=name, expected="an integer tensor",
+                                   received=f"dtype {t.dtype}")
+        return t.to(dtype=torch.long, device=device if device is not None else t.device)
+
     def _check_inputs(self, x: torch.Tensor, field_ids: torch.Tensor, bcs: torch.Tensor) -> None:
         if not torch.is_floating_point(x):
             raise WalrusInputError(f"x: expected a floating-point tensor, got dtype {x.dtype}")
@@ -103,6 +158,14 @@ class Walrus(nn.Module):
             raise WalrusInputError(
                 f"x: expected shape (T, B, C, H, W) or (T, B, C, H, W, D), got {x.ndim} dims {tuple(x.shape)}"
             )
+        for axis, (label, n) in enumerate(zip(("T", "B", "C", "H", "W", "D"), x.shape)):
+            if n == 0:
+                raise WalrusInputError(f"empty axis {label} (dim {axis})", field="x",
+                                       expected="at least one step, batch element, channel and cell per axis",
+                                       received=f"shape {tuple(x.shape)}")
+        if bcs.ndim != 3:
+            raise WalrusInputError("wrong rank", field="bcs", expected=f"shape ({x.ndim - 3}, 2) or (B, {x.ndim - 3}, 2)",
+                                   received=f"shape {tuple(bcs.shape)}")
         if field_ids.ndim != 1 or field_ids.shape[0] != x.shape[2]:
             raise WalrusInputError(
                 f"field_ids: expected one vocabulary id per channel ({x.shape[2]}), got shape {tuple(field_ids.shape)}"
@@ -125,18 +188,13 @@ class Walrus(nn.Module):
             b, axis = (int(i) for i in one_sided.nonzero()[0])
             lo, hi = (BOUNDARY_NAMES[int(c)] for c in bcs[b, axis])
             raise WalrusInputError(f"bcs: axis {axis} of batch element {b} is periodic on one side only ({lo}, {hi})")
-        extended = sum(1 for n in x.shape[3:] if n > 1)
-        if extended not in (2, 3):
-            raise WalrusInputError(
-                f"x: unsupported dimensionality: Walrus has encoders for 2-D and 3-D data, got "
-                f"{extended} axes longer than one cell (spatial shape {tuple(x.shape[3:])})"
-            )
+        check_dimensionality(x.shape[3:])
         if not torch.isfinite(x).all():
             raise WalrusInputError("x: contains NaN or infinite values")
 
-    @staticmethod
-    def _as_bc_tensor(bcs, batch: int) -> torch.Tensor:
-        bcs = torch.as_tensor(bcs, dtype=torch.long, device="cpu")
+    @classmethod
+    def _as_bc_tensor(cls, bcs, batch: int) -> torch.Tensor:
+        bcs = cls.as_index_tensor(bcs, "bcs", device="cpu")
         if bcs.ndim == 2:
             bcs = bcs.unsqueeze(0).expand(batch, *bcs.shape)
         return bcs
@@ -160,8 +218,10 @@ class Walrus(nn.Module):
         mixed_bcs: batch elements with different boundary codes are run as separate groups
             ("split"), read from element 0 only as the release does ("first"), or refused ("error").
         """
-        field_ids = torch.as_tensor(field_ids, dtype=torch.long, device=x.device)
-        bcs = self._as_bc_tensor(bcs, x.shape[1])
+        if check_inputs:
+            x = self.as_input(x)
+        field_ids = self.as_index_tensor(field_ids, "field_ids", device=x.device)
+        bcs = self._as_bc_tensor(bcs, x.shape[1] if x.ndim > 1 else 1)
         if check_inputs:
             self._check_inputs(x, field_ids, bcs)
         lifted = x.ndim == 5
@@ -180,6 +240,11 @@ class Walrus(nn.Module):
             for bc in distinct:
                 members = (bcs == bc).flatten(1).all(1).nonzero().flatten().to(x.device)
                 out[:, members] = self._forward_one_bc(x[:, members], field_ids, bc, generator, draws, deterministic)
+        if check_inputs and not self.training and not torch.isfinite(out).all():
+            raise PredictionError("the network produced NaN or infinite values", field="output",
+                                  expected="finite values",
+                                  received=f"{int((~torch.isfinite(out)).sum())} non-finite of {out.numel()}",
+                                  hint="non-finite weights, or inputs far outside the normalised range")
         return out.squeeze(-1) if lifted else out
 
     def draw_for(self, x_shape: Sequence[int], bcs, generator: torch.Generator | None = None) -> Draws:
@@ -266,6 +331,20 @@ class Walrus(nn.Module):
             unused = [*self.embed[other].parameters(), *self.debed[other].parameters()]
             y = y + 0.0 * sum(p.sum() for p in unused)
         return unjitter(y, plans, draws.patch_shifts)
+
+
+def _is_integer_dtype(dtype: torch.dtype) -> bool:
+    return dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def check_dimensionality(spatial_shape: Sequence[int]) -> None:
+    """Refuse spatial shapes the network has no encoder for (fewer than 2 or more than 3 extended axes)."""
+    extended = sum(1 for n in spatial_shape if n > 1)
+    if extended not in (2, 3):
+        raise WalrusInputError(
+            f"x: unsupported dimensionality: Walrus has encoders for 2-D and 3-D data, got "
+            f"{extended} axes longer than one cell (spatial shape {tuple(spatial_shape)})"
+        )
 
 
 def _on(keep: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:

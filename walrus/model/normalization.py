@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from walrus.errors import PredictionError, WalrusInputError
+
 
 @dataclass(frozen=True)
 class RMSStats:
@@ -53,6 +55,26 @@ def predict_next(model: torch.nn.Module, x: torch.Tensor, field_ids: torch.Tenso
     The output holds every input channel; constant-field channels are meaningless there and
     are for the caller to drop.
     """
+    as_input = getattr(model, "as_input", None)
+    if as_input is not None:  # a Walrus: cast float64/int inputs to its dtype, refuse the rest by name
+        x = as_input(x)
+    if not isinstance(x, torch.Tensor):
+        raise WalrusInputError("not a tensor", field="x", expected="a torch.Tensor (T, B, C, H, W[, D])",
+                               received=type(x).__name__)
+    if x.ndim < 3 or 0 in x.shape:
+        raise WalrusInputError("empty or too few dims", field="x",
+                               expected="shape (T, B, C, H, W[, D]) with every axis non-empty",
+                               received=f"shape {tuple(x.shape)}")
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        raise WalrusInputError("x: contains NaN or infinite values")
     stats = stats or rms_stats(x, getattr(getattr(model, "config", None), "rms_eps", 1e-5))
+    if not (torch.isfinite(stats.scale).all() and torch.isfinite(stats.delta_scale).all()):
+        raise WalrusInputError("values too large for the normalisation statistics", field="x",
+                               expected=f"RMS of every channel within the {x.dtype} range",
+                               received=f"max |value| {float(x.abs().max()):.3g}")
     out = model(normalize_input(x, stats), field_ids, bcs, **forward_kwargs)
-    return reconstruct(x[-1], out[-1], stats)
+    nxt = reconstruct(x[-1], out[-1], stats)
+    if not torch.isfinite(nxt).all():
+        raise PredictionError("the prediction holds NaN or infinite values", field="output", expected="finite values",
+                              received=f"{int((~torch.isfinite(nxt)).sum())} non-finite of {nxt.numel()}")
+    return nxt

@@ -11,12 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from walrus.errors import ConfigError, WalrusInputError
+
 
 class RMSGroupNorm(nn.Module):
     def __init__(self, groups: int, channels: int):
         super().__init__()
         if channels % groups:
-            raise ValueError(f"RMSGroupNorm: {channels} channels are not divisible into {groups} groups")
+            raise ConfigError(f"RMSGroupNorm: {channels} channels are not divisible into {groups} groups",
+                              field="groups", expected=f"a divisor of {channels}", received=groups)
         self.groups = groups
         self.channels = channels
         self.weight = nn.Parameter(torch.ones(channels))
@@ -24,7 +27,8 @@ class RMSGroupNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, *spatial = x.shape
         if c != self.channels:
-            raise ValueError(f"RMSGroupNorm expected {self.channels} channels, got {c} (shape {tuple(x.shape)})")
+            raise WalrusInputError("RMSGroupNorm: wrong channel count", field="x", expected=f"{self.channels} channels",
+                                   received=f"{c} (shape {tuple(x.shape)})")
         grouped = x.reshape(n, self.groups, c // self.groups, *spatial)
         normed = F.rms_norm(grouped, tuple(spatial)).reshape(x.shape)
         return normed * self.weight.view(1, c, *([1] * len(spatial)))

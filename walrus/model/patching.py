@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from walrus.boundaries import BOUNDARY_NAMES, OPEN, PERIODIC, WALL  # noqa: F401  (re-exported)
+from walrus.errors import UnsupportedGridError  # noqa: F401  (re-exported; a WalrusError/ShapeError)
 
 RELEASE_STRIDE_TABLE: dict[int, tuple[int, int]] = {
     0: (1, 1), 1: (1, 1), 4: (2, 2), 8: (4, 2), 12: (6, 2), 16: (4, 4), 24: (6, 4), 32: (8, 4),
@@ -21,10 +22,6 @@ _RELEASE_PAIRS = frozenset(RELEASE_STRIDE_TABLE.values())
 # Off-table sizes may also use these pairs (first stride at most the kernel 8, second at most 4);
 # e.g. a 64-cell 2-D axis gets (2, 1) -> 32 tokens, the release's target.
 _CANDIDATE_STRIDES = sorted({(s1, s2) for s1 in (1, 2, 4, 6, 8) for s2 in (1, 2, 4)} | _RELEASE_PAIRS)
-
-
-class UnsupportedGridError(ValueError):
-    """A grid size the release's stride table does not cover (raised in release-strict mode)."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +66,10 @@ def choose_strides(size: int, target: int, periodic: bool, release_only: bool = 
         return pair
     if release_only:
         raise UnsupportedGridError(
-            f"axis of {size} cells is not in the release's stride table (size // {target} = {size // target}, "
-            f"known keys {sorted(RELEASE_STRIDE_TABLE)}); build the model with release_strides=False to allow any size"
-        )
+            f"axis of {size} cells is not in the release's stride table", field="x",
+            expected=f"a size with size // {target} among {sorted(RELEASE_STRIDE_TABLE)} dividing its stride product",
+            received=f"{size} cells (size // {target} = {size // target})",
+            hint="build the model with release_strides=False to allow any size")
     candidates = [s for s in _CANDIDATE_STRIDES if not periodic or size % (s[0] * s[1]) == 0]
 
     def score(s: tuple[int, int]) -> tuple[float, bool, int, int]:
@@ -87,6 +85,9 @@ def _conv_out(n: int, kernel: int, stride: int) -> int:
 
 def plan_axis(size: int, bc: tuple[int, int], target: int, kernels: tuple[int, int], jitter: bool,
               release_only: bool = False) -> AxisPlan:
+    if size < 1:
+        raise UnsupportedGridError("empty spatial axis", field="x", expected="at least one cell per axis",
+                                   received=f"{size} cells")
     if size == 1:
         return AxisPlan(1, (1, 1), bc, (0, 0), 0, 0, 1)
     periodic = bc[0] == PERIODIC

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from walrus.errors import WalrusInputError
 from walrus.model.patching import AxisPlan
 
 
@@ -30,15 +31,16 @@ class Draws:
 
     def check(self, plans: tuple[AxisPlan, ...], n_blocks: int, rolls_allowed: bool = True) -> None:
         if len(self.block_rolls) != n_blocks:
-            raise ValueError(f"draws hold {len(self.block_rolls)} block rolls, the model has {n_blocks} blocks")
+            raise WalrusInputError("wrong number of block rolls", field="draws", expected=f"{n_blocks} (one per block)",
+                                   received=len(self.block_rolls))
         if not rolls_allowed and any(any(r) for r in self.block_rolls):
-            raise ValueError("draws hold token rolls, but a model built with jitter_patches=False makes none")
+            raise WalrusInputError("draws hold token rolls, but a model built with jitter_patches=False makes none",
+                                   field="draws", expected="no token rolls", received=self.block_rolls)
         for axis, (shift, plan) in enumerate(zip(self.patch_shifts, plans)):
             if abs(shift) > plan.max_shift:
-                raise ValueError(
+                raise WalrusInputError(
                     f"patch shift {shift} on axis {axis} is outside the allowed range "
-                    f"[-{plan.max_shift}, {plan.max_shift}] for this grid and boundary"
-                )
+                    f"[-{plan.max_shift}, {plan.max_shift}] for this grid and boundary", field="draws")
 
 
 def _randint(low: int, high: int, generator: torch.Generator | None) -> int:

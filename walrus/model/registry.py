@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from walrus.errors import ArgumentError, CheckpointError, ConfigError, UnknownModelError, WalrusError
 from walrus.model.checkpoint import load_any
 from walrus.model.config import get_preset, list_models
 from walrus.model.network import Walrus
@@ -24,10 +25,38 @@ def get_model(name: str = "walrus-tiny", weights: str | os.PathLike | None = Non
     weights: a checkpoint path to load into the preset, or "hub" to download the official file.
     meta: build on the meta device (no memory, for inspecting layouts and sizes).
     """
-    if name not in list_models() and Path(name).exists():
-        return load_any(name, device=device, dtype=dtype)
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownModelError("model name must be a preset name or a checkpoint path", field="name",
+                                expected=f"one of {list_models()} or the path of a checkpoint file",
+                                received=repr(name)[:80])
+    _check_device_dtype(device, dtype)
+    if name not in list_models():
+        path = Path(name)
+        if path.is_file():
+            return load_any(name, device=device, dtype=dtype)
+        if path.exists():
+            raise CheckpointError(f"{name}: not a checkpoint file (a directory?)", field="name",
+                                  expected="the path of a .safetensors or .pt file", received=str(path))
+        if _looks_like_path(name):
+            raise CheckpointError(f"{name}: no such checkpoint file", field="name",
+                                  expected="an existing checkpoint file or a preset name "
+                                           f"({', '.join(list_models())})", received=repr(name))
+        raise UnknownModelError(f"unknown model preset {name!r}", field="name",
+                                expected=f"a preset, one of {list_models()}, or the path of a checkpoint file",
+                                received=repr(name))
     preset = get_preset(name)
-    config = preset.config.replace(**config_overrides) if config_overrides else preset.config
+    if weights is not None and weights != "hub" and not isinstance(weights, (str, os.PathLike)):
+        raise ArgumentError("weights must be a checkpoint path or 'hub'", field="weights",
+                            expected="a path or 'hub'", received=repr(weights)[:80])
+    try:
+        config = preset.config.replace(**config_overrides) if config_overrides else preset.config
+    except WalrusError:
+        raise
+    except (TypeError, ValueError) as exc:  # dataclasses.replace on an unknown key, a bad value
+        raise ConfigError(f"bad model config override ({exc})", field=", ".join(sorted(config_overrides)),
+                          expected="WalrusConfig keys with valid values", received=config_overrides) from exc
     if weights == "hub":
         weights = download_official()
     if weights is not None:  # an official-layout file loads into this preset; ours carries its own config
@@ -37,6 +66,25 @@ def get_model(name: str = "walrus-tiny", weights: str | os.PathLike | None = Non
             return Walrus(config)
     model = Walrus(config)
     return model.to(device=device, dtype=dtype) if dtype else model.to(device)
+
+
+_CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin")
+
+
+def _looks_like_path(name: str) -> bool:
+    return (os.sep in name or "/" in name or name.startswith((".", "~"))
+            or name.lower().endswith(_CHECKPOINT_SUFFIXES))
+
+
+def _check_device_dtype(device, dtype) -> None:
+    try:
+        torch.device(device)
+    except Exception as exc:
+        raise ArgumentError("not a torch device", field="device", expected="e.g. 'cpu' or 'cuda:0'",
+                            received=repr(device)[:80]) from exc
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise ArgumentError("not a floating-point torch dtype", field="dtype",
+                            expected="torch.float32, torch.bfloat16, ...", received=repr(dtype)[:80])
 
 
 def download_official(revision: str | None = None, cache_dir: str | None = None) -> Path:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from walrus.model.network import Walrus
+from walrus.errors import ModelStateError, WalrusInputError
+from walrus.model.network import Walrus, check_dimensionality
 from walrus.model.patching import AxisPlan
 from walrus.model.random_draws import Draws
 from walrus.model.time_attention import AxialTimeAttention
@@ -42,15 +43,29 @@ def open_stream(model: Walrus, frame_shape, field_ids: torch.Tensor, bcs, max_fr
                 draws: Draws | None = None, generator: torch.Generator | None = None) -> StreamState:
     """Prepare a stream for frames of shape (B, C, H, W, D) with one boundary set `bcs` (3, 2)."""
     if model.training:
-        raise RuntimeError("streaming is for inference: call model.eval() first")
+        raise ModelStateError("streaming is for inference: call model.eval() first", field="model",
+                              expected="a model in eval mode", received="a model in training mode")
+    frame_shape = tuple(int(n) for n in frame_shape)
+    if len(frame_shape) != 5 or 0 in frame_shape or max_frames < 1:
+        raise WalrusInputError("bad stream shape", field="frame_shape",
+                               expected="(B, C, H, W, D) with every axis non-empty, max_frames >= 1",
+                               received=f"{frame_shape}, max_frames={max_frames}")
     b, c, *spatial = frame_shape
-    bc = torch.as_tensor(bcs, dtype=torch.long).reshape(3, 2).tolist()
+    check_dimensionality(spatial)
+    bc_t = model.as_index_tensor(bcs, "bcs", device="cpu")
+    if bc_t.numel() != 6:
+        raise WalrusInputError("one boundary set for the three axes", field="bcs", expected="shape (3, 2)",
+                               received=f"shape {tuple(bc_t.shape)}")
+    bc = bc_t.reshape(3, 2)
+    ids = model.as_index_tensor(field_ids, "field_ids")
+    model._check_inputs(torch.zeros((1, 1, c, *spatial), dtype=model.dtype), ids.cpu(), bc.unsqueeze(0))
+    bc = bc.tolist()
     plans = model.plan(spatial, bc)
     if draws is None:
         draws = Draws.none(model.config.n_blocks) if model.deterministic else \
             model.draw_for((max_frames, b, c, *spatial), [bc] * b, generator)
     draws.check(plans, model.config.n_blocks, rolls_allowed=model.config.jitter_patches)
-    return StreamState(plans, draws, torch.as_tensor(field_ids, dtype=torch.long), max_frames,
+    return StreamState(plans, draws, ids, max_frames,
                        [None] * model.config.n_blocks)
 
 
