@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from walrus.errors import ConfigError, WalrusError
+from walrus.errors import ConfigError
 
 __all__ = ["DatasetConfig", "TrainConfig", "ENGINES", "SAMPLINGS", "MIXED_PRECISIONS"]
 
@@ -309,9 +309,7 @@ class TrainConfig:
                                           received=_received(item))
         try:
             base.replace(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.model_overrides.items()})
-        except WalrusError:
-            raise
-        except (TypeError, ValueError, ZeroDivisionError) as exc:
+        except (TypeError, ValueError, ZeroDivisionError) as exc:  # WalrusErrors of the model config included
             raise ConfigError("the model config these overrides give is invalid", field="model_overrides",
                               expected=f"a valid {self.preset} configuration", received=str(exc)) from None
         check_str_list("new_fields", self.new_fields, what="field names appended to the vocabulary")
