@@ -210,7 +210,10 @@ class WellWindowDataset(Dataset):
             out = {"bcs": torch.tensor([list(c) for c in bcs.values()], dtype=torch.float32)}
             if not info.sample_varying_time:
                 out["time"] = torch.as_tensor(read_checked(f["dimensions"]["time"], info.path))
-            coords = [torch.as_tensor(read_checked(f["dimensions"][a], info.path)) for a in info.axes]
+            arrays = [read_checked(f["dimensions"][a], info.path) for a in info.axes]
+            common = np.result_type(*arrays)  # coordinates stored with different dtypes share one
+            common = common if common.kind == "f" else np.dtype(np.float64)
+            coords = [torch.as_tensor(a.astype(common, copy=False)) for a in arrays]
             out["space_grid"] = torch.stack(torch.meshgrid(*coords, indexing="ij"), -1)
             out["fields"] = {name: read_checked(f[grp][name], info.path)
                              for grp, name, _, sv, tv, _ in info.fields if not sv and not tv}

@@ -98,10 +98,38 @@ def validate(f: h5py.File, where: str) -> None:
                               received=f"{type(exc).__name__}: {exc}") from exc
 
 
-def check_well_file(path) -> None:
-    """Raise WellFormatError unless ``path`` follows The Well's schema (as its checker and loader read it)."""
+def check_well_file(path, *, content: bool = True) -> None:
+    """Raise WellFormatError unless ``path`` follows The Well's schema (as its checker and loader read it).
+
+    With ``content`` (the default) every dataset is also read, one leading slice at a time, and
+    checked readable and finite (as the upstream content check does for NaN).
+    """
     with open_well(path) as f:
         validate(f, str(path))
+        if content:
+            _check_content(f, str(path))
+
+
+def _check_content(f: h5py.File, where: str) -> None:
+    datasets: list[h5py.Dataset] = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            datasets.append(obj)
+
+    try:
+        f.visititems(visit)
+    except Exception as exc:
+        raise WellFormatError("unreadable Well file", field=where, expected="readable groups",
+                              received=f"{type(exc).__name__}: {exc}") from exc
+    for ds in datasets:
+        if ds.dtype.kind not in "fc":
+            read_checked(ds, where)  # readable
+        elif ds.ndim == 0 or ds.shape[0] == 0:
+            read_checked(ds, where)
+        else:
+            for i in range(ds.shape[0]):
+                read_checked(ds, where, (i,))
 
 
 #: Largest accepted n_trajectories (anything above is a damaged attribute, not a dataset).
