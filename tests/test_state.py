@@ -217,3 +217,50 @@ def test_network_accepts_state_tensors():
     assert out.shape == mi.x.shape
     nxt = s.from_model_tensor(mi.x[-1:] + out[-1:], time=[0.2])
     assert nxt.fields["velocity"].shape == (1, 32, 32, 2) and nxt.units["velocity"] == "km s-1"
+
+
+def test_zero_frames_are_refused():
+    with pytest.raises(ShapeError, match="time: no frames"):
+        State(fields={"density": np.ones((0, 4, 4))}, time=np.zeros(0), coords={"x": np.arange(4.0), "y": np.arange(4.0)},
+              boundaries={"x": 0, "y": 0})
+
+
+@pytest.mark.parametrize("units, field", [({"time": "m"}, "time"), ({"x": "s"}, "x"), ({"y": "kg"}, "y")])
+def test_time_and_axes_of_the_wrong_dimension_are_refused(units, field):
+    with pytest.raises(UnitError) as info:
+        make_state(units={"velocity": "m s-1", **units})
+    assert info.value.field == field
+
+
+def test_pint_quantities_keep_their_units():
+    from walrus.units import ureg
+    rng = np.random.default_rng(1)
+    rho = 1 + rng.random((T, H, W))
+    s = State(fields={"density": ureg.Quantity(rho, "g cm-3")}, time=ureg.Quantity([0.0, 100.0, 200.0], "ms"),
+              coords={"x": ureg.Quantity(np.arange(H) * 0.5, "km"), "y": np.arange(W) * 0.25},
+              boundaries={"x": 0, "y": 0}, parameters={"Re": ureg.Quantity(2.0, "1")})
+    assert s.units["density"] == "g cm-3" and s.units["time"] == "ms" and s.units["x"] == "km"
+    np.testing.assert_allclose(s.to_model_units().fields["density"], rho * 1000.0, rtol=1e-12)
+    same = State(fields={"density": ureg.Quantity(rho, "g cm-3")}, time=[0.0, 0.1, 0.2],
+                 coords={"x": np.arange(H) * 0.5, "y": np.arange(W) * 0.25}, boundaries={"x": 0, "y": 0},
+                 units={"density": "g/cm**3"})  # the same units spelled twice is fine
+    assert same.units["density"] == "g cm-3"
+    with pytest.raises(UnitError, match="density: units given twice"):
+        State(fields={"density": ureg.Quantity(rho, "g cm-3")}, time=[0.0, 0.1, 0.2],
+              coords={"x": np.arange(H) * 0.5, "y": np.arange(W) * 0.25}, boundaries={"x": 0, "y": 0},
+              units={"density": "kg m-3"})
+
+
+def test_values_beyond_float32_are_refused_when_they_become_model_tensors():
+    s = make_state(fields={"density": np.full((T, H, W), 1e39)}, constant_fields={}, units={"density": "kg m-3"})
+    with pytest.raises(ShapeError, match="density: exceeds float32 range"):
+        s.to_model_inputs(RELEASE_FIELD_NAMES)
+    s.to_model_inputs(RELEASE_FIELD_NAMES, dtype=torch.float64)  # float64 holds them
+
+
+def test_push_refuses_a_frame_of_the_wrong_shape():
+    s = make_state()
+    frame = {n: a[-1] for n, a in s.fields.items()}
+    with pytest.raises(ShapeError, match="velocity: frame shape mismatch"):
+        s.push({**frame, "velocity": frame["velocity"][:-1]}, 0.3)
+    assert s.push(frame, 0.3).time[-1] == pytest.approx(0.3)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import walrus
-from walrus.errors import BoundaryError, FieldError
+from walrus.errors import BoundaryError, FieldError, WalrusError
 from walrus.state import State
 from walrus.surrogate import HistoryError, Surrogate
 
@@ -97,7 +97,7 @@ def test_ensemble_gives_mean_and_spread():
     mean, spread = surrogate().ensemble(make_state(), members=4)
     assert mean.time[-1] == pytest.approx(0.6)
     assert (spread.fields["density"][-1] > 0).any() and (spread.fields["density"][-1] >= 0).all()
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(WalrusError, match="at least 2"):
         surrogate().ensemble(make_state(), members=1)
 
 
@@ -136,3 +136,69 @@ def test_a_solver_frame_replaces_a_recorded_one_at_the_same_time():
     sur.observe(corrected)
     assert sur._buffer.n_steps == 6
     np.testing.assert_array_equal(sur._buffer.fields["density"][-1], corrected.fields["density"][0])
+
+
+def test_observe_in_one_unit_then_step_in_another_equals_one_unit():
+    """The history buffer merges States: frames observed in m/s and a step in km/s give the all-m/s
+    prediction (returned in km/s, the units of the State handed in), up to float32 round-off."""
+    full = make_state(scale=1.0)
+    mixed, same = surrogate(), surrogate()
+    for i in range(5):
+        frame = State(fields={k: v[i:i + 1] for k, v in full.fields.items()}, time=full.time[i:i + 1],
+                      coords=full.coords, boundaries=full.boundaries, units=full.units)
+        mixed.observe(frame)
+        same.observe(frame)
+    last = State(fields={k: v[5:] for k, v in full.fields.items()}, time=full.time[5:], coords=full.coords,
+                 boundaries=full.boundaries, units=full.units)
+    last_kms = last.to_units({"velocity": "km s-1"})
+    a, b = mixed.step(last_kms), same.step(last)
+    assert a.units["velocity"] == "km s-1"
+    np.testing.assert_allclose(a.fields["velocity"][-1] * 1000.0, b.fields["velocity"][-1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(a.fields["density"][-1], b.fields["density"][-1], rtol=1e-4, atol=1e-5)
+
+
+def test_non_finite_predictions_are_refused():
+    from walrus.errors import PredictionError
+    for mode in ("exact", "streaming"):
+        sur = surrogate(mode=mode)
+        with torch.no_grad():
+            next(sur.model.blocks.parameters()).fill_(float("nan"))
+        with pytest.raises(PredictionError, match="NaN or infinite"):
+            sur.step(make_state())
+
+
+def test_values_beyond_float32_are_refused_by_name():
+    from walrus.errors import ShapeError
+    with pytest.raises(ShapeError, match="velocity.*float32 range"):
+        surrogate().step(make_state(scale=1e39))
+    with pytest.raises(ShapeError, match="velocity.*float32 statistics"):  # fits float32, its square does not
+        surrogate().step(make_state(scale=1e25))
+
+
+@pytest.mark.parametrize("mode", ["exact", "streaming"])
+def test_one_cell_axis_is_refused_the_same_way_in_both_modes(mode):
+    from walrus.errors import WalrusInputError
+    st = State(fields={"density": 1 + np.random.default_rng(0).random((6, 8, 1))}, time=np.arange(6) * 0.1,
+               coords={"x": GRID[:8], "y": np.zeros(1)}, boundaries={"x": "PERIODIC", "y": "PERIODIC"})
+    with pytest.raises(WalrusInputError, match="unsupported dimensionality"):
+        surrogate(mode=mode).step(st)
+
+
+def test_argument_errors_name_the_argument():
+    from walrus.errors import ArgumentError, InputKindError
+    model = walrus.get_model("walrus-tiny")
+    for kwargs, field in [({"mode": "fast"}, "mode"), ({"history": 0}, "history"), ({"dt": -1.0}, "dt"),
+                          ({"seed": 1.5}, "seed"), ({"dataset": "a", "transforms": {}}, "dataset/transforms"),
+                          ({"transforms": ["density"]}, "transforms")]:
+        with pytest.raises(ArgumentError) as info:
+            Surrogate(model, **kwargs)
+        assert info.value.field == field
+    sur = surrogate()
+    for steps in (-1, 2.5, "3", True):
+        with pytest.raises(ArgumentError, match="steps"):
+            sur.rollout(make_state(), steps)  # refused on the call, before the first state is asked for
+    with pytest.raises(ArgumentError, match="members"):
+        sur.ensemble(make_state(), members=1)
+    with pytest.raises(InputKindError):
+        sur.step(3)
+    assert issubclass(InputKindError, TypeError)
