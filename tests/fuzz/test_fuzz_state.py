@@ -25,7 +25,7 @@ def _magnitude(v):
     return np.asarray(getattr(v, "magnitude", v), dtype=np.float64)
 
 
-@settings(max_examples=examples(ci=200))
+@settings(max_examples=examples(ci=160))
 @given(st.one_of(state_cases(allow_bad=False, t_range=(1, 8)), state_cases()))
 def test_state_construction_and_model_tensors(case):
     state_stage = [m for m in case.mutations if not m.endswith(MODEL_STAGE)]
@@ -68,7 +68,7 @@ def test_state_construction_and_model_tensors(case):
         assert res.error.field in huge_f32
 
 
-@settings(max_examples=examples(ci=50))
+@settings(max_examples=examples(ci=40))
 @given(st.one_of(st.sampled_from(BOUNDARY_VALID + BOUNDARY_BAD), st.floats(allow_nan=True, allow_infinity=True),
                  st.integers(-5, 5), st.text(max_size=12), st.tuples(st.floats(-3, 5), st.floats(-3, 5)),
                  st.lists(st.integers(-1, 3), max_size=3)))
