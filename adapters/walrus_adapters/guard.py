@@ -52,6 +52,8 @@ class DriftGuard:
         conserved = checks.mapping("DriftGuard.conserved", self.conserved, what="{scalar field: rtol}")
         invariants = checks.mapping("DriftGuard.invariants", self.invariants, what="{label: (fn(frame) -> float, rtol)}")
         bounds = checks.mapping("DriftGuard.bounds", self.bounds, what="{field: (low, high)}")
+        for name, value in (("conserved", conserved), ("invariants", invariants), ("bounds", bounds)):
+            object.__setattr__(self, name, value)  # None means no checks of that kind
         for name, rtol in conserved.items():
             checks.real(f"DriftGuard.conserved[{name!r}]", rtol, low=0.0, what="relative tolerance of the total")
         for label, spec in invariants.items():
@@ -83,7 +85,7 @@ class DriftGuard:
         for kind, names in (("conserved", self.conserved), ("bounds", self.bounds)):
             for name in names:
                 if name not in ranks:
-                    raise FieldError(f"DriftGuard {kind} names a field the solver does not provide", field=name,
+                    raise FieldError(f"DriftGuard {kind} names a field the solver does not provide", field=name or repr(name),
                                      expected=f"one of {sorted(ranks)}", received=repr(name))
         for name in self.conserved:
             if ranks[name] != 0:

@@ -69,15 +69,15 @@ def test_fuzz_drift_guard(conserved, bounds, reference, atol):
         assert outcome.error.field, str(outcome.error)
         return
     guard = outcome.value
-    for rtol in dict(conserved).values():
+    for rtol in guard.conserved.values():
         assert math.isfinite(rtol) and rtol >= 0
-    for lo, hi in dict(bounds).values():
+    for lo, hi in guard.bounds.values():
         assert not (lo is not None and math.isnan(lo)) and not (hi is not None and math.isnan(hi))
     # a valid guard judges frames: NaN always rejected, the reference itself always accepted where in bounds
     frame = {"concentration": np.full((4, 4), 0.5), "velocity": np.zeros((4, 4, 2))}
     assert "non-finite" in guard.check({**frame, "concentration": np.full((4, 4), np.nan)}, frame)
     in_bounds = all((lo is None or lo <= 0.5 and lo <= 0.0) and (hi is None or hi >= 0.5 and hi >= 0.0)
-                    for name, (lo, hi) in dict(bounds).items())
+                    for name, (lo, hi) in guard.bounds.items())
     if in_bounds:
         assert guard.check(frame, frame) is None
 
