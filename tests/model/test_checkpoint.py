@@ -110,3 +110,30 @@ def test_extending_the_vocabulary_keeps_old_fields_exact_and_copies_columns():
     assert not torch.allclose(outputs(release.eval(), x), outputs(model, x))
     with pytest.raises(KeyError, match="not in the model's vocabulary"):
         extend_vocabulary(model, ["salinity"], init_from={"salinity": "unobtainium"})
+
+
+def test_checksum_is_stored_and_a_flipped_byte_is_refused(tmp_path):
+    from walrus.model.checkpoint import CHECKSUM_KEY
+
+    path = save_checkpoint(tiny(), tmp_path / "m.safetensors")
+    assert len(read_metadata(path)[CHECKSUM_KEY]) == 64
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01  # inside the last tensor's bytes: a silent change without the checksum
+    (tmp_path / "flip.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its sha256: the file is corrupt"):
+        load_checkpoint(tmp_path / "flip.safetensors")
+    plain = save_checkpoint(tiny(), tmp_path / "plain.safetensors", checksum=False)
+    assert CHECKSUM_KEY not in read_metadata(plain)
+    load_checkpoint(plain)
+
+
+def test_config_bounds_are_checked_before_building():
+    from walrus.errors import ConfigError, WalrusError
+
+    for key, value in (("n_blocks", 10**9), ("n_blocks", -1), ("hidden_dim", 0), ("history_2d", 0),
+                       ("n_blocks", 2.0), ("rms_eps", float("nan")), ("field_names", ("a", "b"))):
+        with pytest.raises(ConfigError, match=key) as info:
+            walrus.WalrusConfig.from_dict({**walrus.get_preset("walrus-tiny").config.to_dict(), key: value})
+        assert isinstance(info.value, WalrusError)
+    with pytest.raises(ConfigError, match="unknown"):
+        walrus.WalrusConfig.from_dict({"n_layers": 3})
