@@ -115,8 +115,9 @@ def test_sigkill_leaves_old_or_new_file_and_next_write_cleans_up(ctx, tmp_path, 
     rng = random.Random(f"atomic-{kind}")
     target = tmp_path / {"well": "d.hdf5", "netcdf": "d.nc", "safetensors": "m.safetensors",
                          "training": "checkpoints"}[kind]
-    left_behind = 0
-    for k in range(KILLS):
+    left_behind, k = 0, 0
+    while k < KILLS or (left_behind == 0 and k < 4 * KILLS):  # until a kill has landed mid-write
+        k += 1
         ready = ctx.Event()
         proc = ctx.Process(target=_child, args=(kind, str(target), ready), daemon=True)
         proc.start()
