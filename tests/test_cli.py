@@ -65,6 +65,7 @@ GOOD = "datasets: [{name: waves, path: DATA}]\n"
     (GOOD + "lrr: 0.1\n", ["lrr: unknown training option", "did you mean 'lr'?"]),
     (GOOD + "epochs: -3\n", ["epochs: expected an integer in [1, 10,000,000]", "received -3 (int)"]),
     (GOOD + "epochs: 0\n", ["epochs: expected an integer"]),
+    (GOOD + "epochs: 5\n", ["warmup and cooldown do not fit", "<= epochs (5)", "received 10 + 10"]),
     (GOOD + "epochs: 1.0e+30\n", ["epochs: expected an integer", "received 1e+30 (float)"]),
     (GOOD + "steps_per_epoch: '100'\n", ["steps_per_epoch: expected an integer", "received '100' (str)"]),
     (GOOD + "lr: .nan\n", ["lr: expected a finite number in (0, 10]", "received nan"]),

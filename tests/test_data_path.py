@@ -242,7 +242,8 @@ def test_trainer_reflections_follow_a_magnetic_field_pseudo_vector_law(tmp_path)
                         boundary_conditions={"x": "PERIODIC", "y": "WALL"})
     write_dataset_stats(tmp_path / "mhd")
     cfg = TrainConfig(datasets=[{"name": "mhd", "path": str(tmp_path / "mhd")}], out_dir=str(tmp_path / "run"),
-                      history_2d=3, epochs=1, steps_per_epoch=40, progress=False, augment_reflections=True,
+                      history_2d=3, epochs=1, steps_per_epoch=40, warmup_epochs=0, cooldown_epochs=0, progress=False,
+                      augment_reflections=True,
                       max_dt_stride=1)
     trainer = Trainer(cfg)
     member = trainer.corpus[0]
@@ -278,7 +279,8 @@ def test_non_cartesian_grids_are_not_rotated(tmp_path):
                         boundary_conditions={"theta": "OPEN", "phi": "PERIODIC"}, grid_type="equiangular")
     write_dataset_stats(tmp_path / "sph")
     cfg = TrainConfig(datasets=[{"name": "sph", "path": str(tmp_path / "sph")}], out_dir=str(tmp_path / "run"),
-                      history_2d=3, epochs=1, steps_per_epoch=4, progress=False, max_dt_stride=1)
+                      history_2d=3, epochs=1, steps_per_epoch=4, warmup_epochs=0, cooldown_epochs=0, progress=False,
+                      max_dt_stride=1)
     trainer = Trainer(cfg)
     assert trainer.corpus[0].rules is None
     for _, draw in trainer.sampler.epoch(0):

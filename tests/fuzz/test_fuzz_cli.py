@@ -57,7 +57,7 @@ DATASET_ENTRIES = st.one_of(
 @st.composite
 def config_dicts(draw):
     """A valid base config with a few keys replaced by nasty values (or unknown keys added)."""
-    raw = {"datasets": [{"name": "waves", "path": str(DATA)}], "epochs": 2, "steps_per_epoch": 3}
+    raw = {"datasets": [{"name": "waves", "path": str(DATA)}], "epochs": 25, "steps_per_epoch": 3}
     for key in draw(st.lists(st.sampled_from(KEYS + ["learning_rate", "lrr", "1"]), max_size=3, unique=True)):
         raw[key] = draw(NASTY)
     if draw(st.booleans()):
@@ -78,6 +78,7 @@ def check_accepted(raw: dict, cfg: TrainConfig) -> None:
                 "max_dt_stride", "validation_batches", "rollout_steps"):
         value = getattr(cfg, key)
         assert isinstance(value, int) and not isinstance(value, bool) and value >= 1, key
+    assert cfg.warmup_epochs + cfg.cooldown_epochs <= cfg.epochs  # the schedule stays non-negative
     for key in ("lr", "adam_eps", "grad_clip", "loss_multiplier"):
         assert math.isfinite(getattr(cfg, key)) and getattr(cfg, key) > 0, key
     assert math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0

@@ -249,6 +249,10 @@ class TrainConfig:
         check_real("loss_multiplier", self.loss_multiplier, 0.0, 1e12, low_open=True)
         check_int("warmup_epochs", self.warmup_epochs, 0, 10 ** 7)
         check_int("cooldown_epochs", self.cooldown_epochs, 0, 10 ** 7)
+        if self.warmup_epochs + self.cooldown_epochs > self.epochs:  # the schedule would turn negative
+            raise ConfigError("warmup and cooldown do not fit in the run", field="warmup_epochs, cooldown_epochs",
+                              expected=f"warmup_epochs + cooldown_epochs <= epochs ({self.epochs})",
+                              received=f"{self.warmup_epochs} + {self.cooldown_epochs}")
         check_real("schedule_offset", self.schedule_offset, 0.0, 1e12)
 
         check_str("engine", self.engine, choices=ENGINES)
