@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from walrus.errors import WellFormatError
+from walrus.io.hdf5_guard import check_global_heaps
 from walrus.io.schema import GRID_TYPES, GROUPS
 
 __all__ = ["open_well", "validate", "check_well_file", "attr_bool", "attr_str", "attr_names", "group_names",
@@ -28,6 +29,7 @@ def open_well(path) -> h5py.File:
     if not path.is_file():
         raise WellFormatError("no such file", field=str(path), expected="an existing Well HDF5 file",
                               received="nothing at that path")
+    check_global_heaps(path)  # before libhdf5 parses anything: one corruption makes it loop forever
     try:
         return h5py.File(path, "r")
     except Exception as exc:  # h5py raises OSError, but also RuntimeError/KeyError on damaged superblocks

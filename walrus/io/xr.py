@@ -21,6 +21,7 @@ import xarray as xr
 from walrus.atomic import atomic_path
 from walrus.boundaries import format_axis, parse_boundaries
 from walrus.errors import ShapeError, WellFormatError
+from walrus.io.hdf5_guard import check_global_heaps
 from walrus.io.quantities import convert_units, dequantify, is_quantified, quantify, units_of
 from walrus.io.schema import dataset_axes, dataset_boundaries
 from walrus.io.well_reader import read_well_file
@@ -90,6 +91,7 @@ def open_dataset(path, *, quantify_units: bool = False) -> xr.Dataset:
     if not path.is_file():
         raise WellFormatError("no such file", field=str(path), expected="an existing netCDF or Well file",
                               received="nothing at that path")
+    check_global_heaps(path)  # before libhdf5 (netCDF-4 is HDF5) parses anything: see walrus.io.hdf5_guard
     if _is_well_file(path):
         ds = read_well_file(path)
     else:
