@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["WalrusError", "FieldError", "UnitError", "BoundaryError", "ShapeError", "WellFormatError",
-           "ArgumentError", "InputKindError", "UnknownModelError", "CheckpointError",
-           "UnsupportedGridError", "WalrusInputError", "ModelStateError", "PredictionError"]
+__all__ = ["WalrusError", "FieldError", "UnitError", "BoundaryError", "ShapeError", "WellFormatError", "ConfigError",
+           "ArgumentError", "InputKindError", "UnknownModelError", "CheckpointError", "UnsupportedGridError",
+           "WalrusInputError", "ModelStateError", "PredictionError"]
 
 
 class WalrusError(ValueError):
@@ -70,9 +70,6 @@ class ConfigError(WalrusError):
                  received: Any = None, hint: str | None = None):
         self.message, self.hint = message, hint
         super().__init__(message, field=field, expected=expected, received=received, hint=hint)
-
-
-__all__.append("ConfigError")
 
 
 class ArgumentError(WalrusError):
