@@ -177,7 +177,7 @@ def stubs():
 
 
 CONFIGS = {
-    "good": f"datasets: [{{name: waves, path: {DATA}}}]\nepochs: 1\nsteps_per_epoch: 2\nprogress: false\n",
+    "good": f"datasets: [{{name: waves, path: {DATA}}}]\nepochs: 1\nsteps_per_epoch: 2\nwarmup_epochs: 0\ncooldown_epochs: 0\nprogress: false\n",
     "finetune": f"datasets: [{{name: waves, path: {DATA}}}]\ninit_from: {WORK / 'a_file'}\n",
     "no_data": f"datasets: [{{name: waves, path: {WORK / 'nowhere'}}}]\n",
     "bad_key": f"datasets: [{{name: waves, path: {DATA}}}]\nlearning_rate: 3\n",
@@ -243,4 +243,4 @@ def test_fuzz_command_lines(args):
     if outcome.refused:
         check_refusal(outcome.error)
         assert str(outcome.error.field).startswith(("--", "NAME", "config", "datasets", "init_from", "max_steps",
-                                                    "out_dir", "epochs", "learning_rate", "checkpoint")), outcome.error
+                                                    "out_dir", "epochs", "learning_rate", "checkpoint", "warmup_epochs")), outcome.error
