@@ -2,7 +2,10 @@
 mesh, each rank on its own micro-batch; rank 0 writes the full parameters after the step.
 
 Usage: torchrun --standalone --nproc_per_node N dist_step.py OUT.pt REPLICATE SHARD
-       python dist_step.py OUT.pt 0 0      (reference: one process, all N micro-batches at once)
+       python dist_step.py OUT.pt 0 0 [N]  (reference: one process, all N micro-batches at once; N=2)
+
+Each rank also writes OUT.rank<r>.pt: its local shard of every parameter after the step, with the
+DTensor's placements and mesh shape, so tests can check how the parameters are really sharded.
 """
 
 import os
@@ -53,12 +56,17 @@ def optimizer(params):
     return torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-4)
 
 
-def main(out: Path, replicate: int, shard: int) -> None:
+def placement(p) -> str:
+    """A DTensor placement as "Replicate" or "Shard(0)" (its str() is terse and changes between versions)."""
+    return type(p).__name__ + (f"({p.dim})" if hasattr(p, "dim") else "")
+
+
+def main(out: Path, replicate: int, shard: int, n_ranks: int = N_RANKS) -> None:
     model = make_model()
     if replicate == 0:  # single-process reference over the union of the ranks' micro-batches
         engine = SingleEngine(model, optimizer, grad_clip=10.0)
-        batches = [micro_batch(r) for r in range(N_RANKS)]
-        loss = sum(loss_of(engine.module, *b) for b in batches) / N_RANKS
+        batches = [micro_batch(r) for r in range(n_ranks)]
+        loss = sum(loss_of(engine.module, *b) for b in batches) / n_ranks
         engine.backward(loss)
         engine.step()
         torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, out)
@@ -70,8 +78,12 @@ def main(out: Path, replicate: int, shard: int) -> None:
     engine = FSDPEngine(model, optimizer, 10.0, info, torch.device("cpu"))
     engine.backward(loss_of(engine.module, *micro_batch(rank)))
     engine.step()
-    full = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
-            for k, v in engine.module.state_dict().items()}
+    state = engine.module.state_dict()
+    local = {k: dict(local=v.to_local().detach().clone(), placements=[placement(p) for p in v.placements],
+                     mesh=list(v.device_mesh.shape), coordinate=list(v.device_mesh.get_coordinate()))
+             for k, v in state.items() if hasattr(v, "to_local")}
+    torch.save(local, out.with_name(f"{out.stem}.rank{rank}.pt"))
+    full = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone() for k, v in state.items()}
     if rank == 0:
         torch.save(full, out)
     dist.barrier()
@@ -80,4 +92,4 @@ def main(out: Path, replicate: int, shard: int) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), *map(int, sys.argv[4:5]))

@@ -187,10 +187,15 @@ def load_training_checkpoint(path: Path, engine, scheduler) -> dict:
     try:
         if engine.name == "deepspeed":
             engine.module.load_checkpoint(str(path / "ds"), tag="state")
-        elif engine.name == "fsdp":
+        elif engine.name == "fsdp" or (path / "dcp").is_dir():
+            # DCP reshards on load: shards written by N ranks load into M ranks' FSDP2 shards, or
+            # into one process's plain tensors (a single-engine fine-tune of a sharded run).
             import torch.distributed.checkpoint as dcp
             from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
+            if not (path / "dcp").is_dir():
+                raise CheckpointError(f"{path}: holds no dcp/ shards, so the {engine.name} engine cannot resume "
+                                      f"from it (it was written by another engine)")
             model_sd, optim_sd = get_state_dict(engine.module, engine.optimizer)
             state = {"model": model_sd, "optim": optim_sd}
             dcp.load(state, checkpoint_id=str(path / "dcp"))
@@ -211,6 +216,64 @@ def load_training_checkpoint(path: Path, engine, scheduler) -> dict:
     except _PICKLE_ERRORS as exc:
         raise _unreadable(path, exc) from exc
     return progress
+
+
+def resolve_training_checkpoint(path: Path | str) -> Path:
+    """The training checkpoint a user names by directory: a ``step_N/`` itself, a ``checkpoints/``
+    directory (its ``latest``), or a run's ``out_dir`` (its ``checkpoints/latest``)."""
+    path = Path(path)
+    if (path / "MANIFEST.json").is_file() or (path / "trainer.json").is_file():
+        return path
+    for root in (path, path / "checkpoints"):
+        found = latest_checkpoint(root)
+        if found is not None:
+            return found
+    raise CheckpointError(f"{path}: not a training checkpoint (no MANIFEST.json), nor a checkpoints/ directory "
+                          "or run directory with a `latest` checkpoint")
+
+
+def training_checkpoint_model(path: Path | str):
+    """The model weights of a training checkpoint directory as a Walrus model on the CPU, for
+    fine-tuning (`init_from:` a directory). The architecture is rebuilt from the checkpoint's own
+    config (preset, overrides, added fields). DCP shards written by any number of ranks are
+    gathered into full tensors (resharding on load); collective when a process group exists."""
+    import walrus
+    from walrus.model.checkpoint import extend_vocabulary
+
+    path = resolve_training_checkpoint(path)
+    progress = verify_checkpoint(path)
+    config = progress.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("preset"), str):
+        raise CheckpointError(f"{path / 'trainer.json'}: holds no training config (preset) to rebuild the model from")
+    try:
+        model = walrus.get_model(config["preset"], **(config.get("model_overrides") or {}))
+        if config.get("new_fields"):
+            model = extend_vocabulary(model, config["new_fields"], init_from=config.get("new_field_init") or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path / 'trainer.json'}: its config does not rebuild a model ({exc})") from exc
+    state = model.state_dict()
+    try:
+        if (path / "dcp").is_dir():
+            import torch.distributed.checkpoint as dcp
+
+            box = {"model": state}
+            dcp.load(box, checkpoint_id=str(path / "dcp"))
+            state = box["model"]
+        elif (path / "state.pt").is_file():
+            saved = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+            if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
+                raise CheckpointError(f"{path / 'state.pt'}: expected a dict with a 'model' state dict")
+            state = saved["model"]
+        else:
+            raise CheckpointError(f"{path}: holds neither dcp/ shards nor state.pt (a DeepSpeed checkpoint: "
+                                  "export it with `trainer.export()` and give that file as init_from)")
+        _check_finite(path, state)
+        model.load_state_dict(state, strict=True)
+    except CheckpointError:
+        raise
+    except _PICKLE_ERRORS as exc:
+        raise _unreadable(path, exc) from exc
+    return model
 
 
 def _check_finite(file: Path, state: dict) -> None:

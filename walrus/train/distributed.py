@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from walrus.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -29,28 +31,85 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed(device: torch.device, mesh_shape: tuple[int, int] | None) -> DistInfo:
-    """Join the process group started by torchrun/deepspeed (env:// rendezvous), if any."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1 and not dist.is_initialized():
-        return DistInfo()
-    if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-    rank, world = dist.get_rank(), dist.get_world_size()
+def launch_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) as the launcher (torchrun, srun+torchrun, deepspeed) set them;
+    (0, 1, 0) in a plain process."""
+    def read(name: str, default: int) -> int:
+        value = os.environ.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"the launcher's environment variable {name} is not an integer", field=name,
+                              expected="an integer set by torchrun/deepspeed", received=repr(value)) from None
+
+    return read("RANK", 0), read("WORLD_SIZE", 1), read("LOCAL_RANK", 0)
+
+
+def launched() -> bool:
+    """True under a launcher that expects a process group (torchrun sets WORLD_SIZE and MASTER_ADDR)."""
+    return launch_env()[1] > 1 or ("WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ)
+
+
+def check_mesh(mesh_shape, world: int) -> tuple[int, int]:
+    """The (replicate, shard) mesh for `world` processes: `mesh_shape`, or (1, world) when None.
+    A mesh whose cells are not exactly the processes is refused."""
     replicate, shard = mesh_shape or (1, world)
     if replicate * shard != world:
-        raise ValueError(f"mesh {replicate} x {shard} does not cover the {world} processes")
-    return DistInfo(rank, world, int(os.environ.get("LOCAL_RANK", "0")), replicate, shard)
+        raise ConfigError("the device mesh must hold every process exactly once", field="mesh",
+                          expected=f"[replicate, shard] with replicate x shard = {world}, the world size",
+                          received=f"[{replicate}, {shard}], {replicate * shard} processes",
+                          hint=f"use [nodes, processes per node], or leave mesh out for [1, {world}]")
+    return replicate, shard
 
 
-def pick_device(name: str, info_local_rank: int = 0) -> torch.device:
+def init_distributed(device: torch.device, mesh_shape: tuple[int, int] | None) -> DistInfo:
+    """Join the process group started by torchrun/deepspeed (env:// rendezvous), if any.
+
+    Call it after `pick_device`, which binds this rank's GPU (LOCAL_RANK) first: NCCL then builds
+    its communicators on that device, never on GPU 0 for every rank. GPUs use NCCL, the CPU gloo.
+    """
+    local_rank = launch_env()[2]
+    if not dist.is_initialized() and not launched():
+        check_mesh(mesh_shape, 1)
+        return DistInfo()
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            # device_id binds the default group to this rank's GPU (and connects NCCL eagerly).
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    replicate, shard = check_mesh(mesh_shape, world)
+    return DistInfo(rank, world, local_rank, replicate, shard)
+
+
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The torch device of this rank: "auto"/"cuda" become cuda:LOCAL_RANK (read from the
+    environment when `local_rank` is None), which is made the current CUDA device at once, before
+    any process group or tensor touches a GPU."""
+    if local_rank is None:
+        local_rank = launch_env()[2]
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", info_local_rank)
-        torch.cuda.set_device(device)
+    if device.type != "cuda":
+        return device
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE") or "1")
+    if device.index is None:
+        device = torch.device("cuda", local_rank)
+    elif local_world > 1:
+        raise ConfigError("one GPU named for several processes on this node", field="device",
+                          expected="auto or cuda (each process then takes cuda:LOCAL_RANK)",
+                          received=f"{name!r} with {local_world} processes per node")
+    count = torch.cuda.device_count()
+    if device.index >= count:
+        raise ConfigError("this process's GPU does not exist", field="device",
+                          expected=f"a GPU index below {count} (GPUs visible on this node)",
+                          received=f"cuda:{device.index} (LOCAL_RANK={local_rank})",
+                          hint="start at most one process per GPU: --nproc_per_node <= GPUs per node")
+    torch.cuda.set_device(device)
     return device
 
 

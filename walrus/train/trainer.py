@@ -23,7 +23,7 @@ from walrus.layout import ChannelLayout
 from walrus.train.augmentation import ROTATABLE_GRIDS, layout_rules, random_element, rotate_batch
 from walrus.train.batching import Batch, collate, dataset_layout
 from walrus.train.checkpointing import (full_model_state, latest_checkpoint, load_training_checkpoint,
-                                        save_training_checkpoint)
+                                        save_training_checkpoint, training_checkpoint_model)
 from walrus.train.config import DatasetConfig, TrainConfig
 from walrus.train.distributed import (DeepSpeedEngine, DistInfo, FSDPEngine, SingleEngine, init_distributed,
                                       pick_device)
@@ -82,7 +82,9 @@ def grid_type(dataset: WellWindowDataset) -> str:
 
 
 def build_model(cfg: TrainConfig) -> walrus.Walrus:
-    if cfg.init_from:
+    if cfg.init_from and Path(cfg.init_from).is_dir():  # a training checkpoint (DCP shards from any world size)
+        model = training_checkpoint_model(cfg.init_from)
+    elif cfg.init_from:
         config = walrus.get_preset(cfg.preset).config.replace(**cfg.model_overrides)
         model = load_any(cfg.init_from, config=config)
     else:
@@ -99,10 +101,10 @@ def build_model(cfg: TrainConfig) -> walrus.Walrus:
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
+        # Launch order: this rank's GPU (LOCAL_RANK from the launcher's environment) is bound
+        # before the process group exists or anything touches CUDA; then NCCL (GPU) or gloo (CPU).
         self.device = pick_device(cfg.device)
         self.info: DistInfo = init_distributed(self.device, tuple(cfg.mesh) if cfg.mesh else None)
-        if self.device.type == "cuda":
-            self.device = pick_device(cfg.device, self.info.local_rank)
         self.out = Path(cfg.out_dir)
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
