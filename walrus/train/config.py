@@ -179,6 +179,8 @@ class TrainConfig:
     max_dt_stride: int = 5
     augment: bool = True                  # the release's random proper rotation per micro-batch
     augment_reflections: bool = False     # draw from all 48 cube symmetries (pseudo-vector laws then matter)
+    num_workers: int | None = None        # DataLoader workers building micro-batches ahead; None: 2 on CUDA, 0 on CPU
+    prefetch_factor: int = 2              # micro-batches each worker keeps ready (with num_workers >= 1)
     # optimisation (the release's recipe)
     epochs: int = 200
     steps_per_epoch: int = 2000
@@ -236,6 +238,9 @@ class TrainConfig:
         check_int("batch_size_2d", self.batch_size_2d, 1, 65_536)
         check_int("batch_size_3d", self.batch_size_3d, 1, 65_536)
         check_int("max_dt_stride", self.max_dt_stride, 1, 10_000, what="largest time stride between frames")
+        check_int("num_workers", self.num_workers, 0, 256, optional=True,
+                  what="input-pipeline worker processes; 0 = build batches in the training loop")
+        check_int("prefetch_factor", self.prefetch_factor, 1, 1024, what="micro-batches prefetched per worker")
         for key in ("augment", "augment_reflections", "deterministic_model", "tensorboard", "progress"):
             check_bool(key, getattr(self, key))
 

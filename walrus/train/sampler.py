@@ -23,6 +23,8 @@ class Draw:
     dataset: int
     indices: tuple[int, ...]
     stride_seed: int
+    epoch: int = 0  # where the draw sits in the run (the input pipeline matches prefetched batches by it)
+    step: int = 0
 
 
 class MultisetSampler:
@@ -59,4 +61,15 @@ class MultisetSampler:
                 indices.append(int(orders[d][cursor[d]]))
                 cursor[d] += 1
             if step >= start_step:
-                yield step, Draw(d, tuple(indices), hash((self.seed, epoch, step, self.rank)) & 0x7FFFFFFF)
+                yield step, Draw(d, tuple(indices), hash((self.seed, epoch, step, self.rank)) & 0x7FFFFFFF, epoch, step)
+
+    def stream(self, epoch: int, start_step: int, epochs: int, limit: int | None = None):
+        """The draws from (epoch, start_step) to the end of epoch `epochs - 1`, at most `limit` of them:
+        what the training loop will ask for, in order (the input pipeline builds them ahead)."""
+        count = 0
+        for e in range(epoch, epochs):
+            for _, draw in self.epoch(e, start_step if e == epoch else 0):
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield draw

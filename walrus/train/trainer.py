@@ -20,7 +20,7 @@ from walrus.model.checkpoint import extend_vocabulary, load_any, save_checkpoint
 from walrus.model.normalization import normalize_input, reconstruct, rms_stats
 from walrus.hooks import SymmetryRule
 from walrus.layout import ChannelLayout
-from walrus.train.augmentation import ROTATABLE_GRIDS, layout_rules, random_element, rotate_batch
+from walrus.train.augmentation import ROTATABLE_GRIDS, layout_rules
 from walrus.train.batching import Batch, collate, dataset_layout
 from walrus.train.checkpointing import (full_model_state, latest_checkpoint, load_training_checkpoint,
                                         save_training_checkpoint, training_checkpoint_model)
@@ -28,6 +28,7 @@ from walrus.train.config import DatasetConfig, TrainConfig
 from walrus.train.distributed import (DeepSpeedEngine, DistInfo, FSDPEngine, SingleEngine, init_distributed,
                                       pick_device)
 from walrus.train.loss import delta_l1_loss
+from walrus.train.loader import MicroBatchLoader, resolve_num_workers
 from walrus.train.sampler import MultisetSampler
 from walrus.train.schedule import warmup_invsqrt_cooldown
 
@@ -167,13 +168,15 @@ class Trainer:
 
     # ---------------------------------------------------------------- one step
     def micro_batch(self, draw) -> Batch:
-        member = self.corpus[draw.dataset]
-        member.train.rng = np.random.default_rng(draw.stride_seed)  # reproducible time strides
-        batch = collate([member.train[i] for i in draw.indices], member.layout, member.name)
-        if self.cfg.augment and member.rules is not None:
-            rotation = random_element(np.random.default_rng(draw.stride_seed + 1), self.cfg.augment_reflections)
-            batch = rotate_batch(batch, member.layout, rotation, member.rules)
-        return batch.to(self.device)
+        """The batch of `draw` on the device: built here (num_workers 0) or taken from the input
+        pipeline's workers, which build the next draws' batches ahead (walrus.train.loader)."""
+        if self.__dict__.get("loader") is None:
+            cfg = self.cfg
+            self.loader = MicroBatchLoader(self.corpus, self.sampler, cfg.epochs,
+                                           resolve_num_workers(cfg.num_workers, self.device), cfg.prefetch_factor,
+                                           cfg.augment, cfg.augment_reflections, pin_memory=self.device.type == "cuda")
+        limit = None if self.cfg.max_steps is None else max(1, self.cfg.max_steps - self.global_step)
+        return self.loader.batch(draw, limit).to(self.device)
 
     def loss(self, batch, seed: int) -> torch.Tensor:
         stats = rms_stats(batch.x, self.model.config.rms_eps)
