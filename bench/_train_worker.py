@@ -51,6 +51,8 @@ def main() -> None:
     p.add_argument("--size-3d", type=int, default=32)
     p.add_argument("--mixed-precision", default=None)
     p.add_argument("--device", default="auto")
+    p.add_argument("--num-workers", type=int, default=0, help="input-pipeline workers (0: synchronous)")
+    p.add_argument("--prefetch-factor", type=int, default=2)
     p.add_argument("--data-root", type=Path, required=True)
     p.add_argument("--report", type=Path, required=True)
     a = p.parse_args()
@@ -60,7 +62,8 @@ def main() -> None:
                       mesh=[int(v) for v in a.mesh.split(",")] if a.mesh else None, epochs=1,
                       steps_per_epoch=a.steps + a.warmup, max_steps=a.steps + a.warmup, checkpoint_every=10 ** 9,
                       validate_every=0, progress=False, warmup_epochs=0, cooldown_epochs=0, device=a.device,
-                      mixed_precision=a.mixed_precision, history_3d=3, max_dt_stride=1)
+                      mixed_precision=a.mixed_precision, history_3d=3, max_dt_stride=1,
+                      num_workers=a.num_workers, prefetch_factor=a.prefetch_factor)
     trainer = Trainer(cfg)
     losses, marks = [], []
     original = trainer.engine.step
@@ -73,10 +76,25 @@ def main() -> None:
         return norm
 
     trainer.engine.step = timed_step
+    waits = []  # (end time, seconds) of every wait for a micro-batch: building it (0 workers) or its arrival
+    fetch = trainer.micro_batch
+
+    def timed_micro_batch(draw):
+        t0 = time.perf_counter()
+        batch = fetch(draw)
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        waits.append((t1, t1 - t0))
+        return batch
+
+    trainer.micro_batch = timed_micro_batch
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     trainer.fit()
     seconds = marks[-1] - marks[a.warmup - 1] if a.warmup else marks[-1] - marks[0]
+    since = marks[a.warmup - 1] if a.warmup else marks[0]
+    data_seconds = sum(s for t, s in waits if t > since)
     samples = 0
     for line in trainer.log_path.read_text().splitlines()[-a.steps:]:
         rec = json.loads(line)
@@ -86,6 +104,8 @@ def main() -> None:
                device=str(trainer.device.type), mixed_precision=a.mixed_precision, steps=a.steps,
                steps_per_s=a.steps / seconds, samples_per_s_per_rank=samples / seconds,
                samples_per_s_total=samples / seconds * world,
+               num_workers=a.num_workers, prefetch_factor=a.prefetch_factor if a.num_workers else None,
+               data_wait_fraction=data_seconds / seconds, data_wait_ms_per_step=1e3 * data_seconds / a.steps,
                parameters=sum(p.numel() for p in trainer.model.parameters()) if a.engine == "single" else None)
     if trainer.device.type == "cuda":
         row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30

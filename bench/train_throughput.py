@@ -2,6 +2,10 @@
 
     python bench/train_throughput.py --presets walrus-tiny walrus-small --engines single fsdp deepspeed
     python bench/train_throughput.py --device cuda --presets walrus-tiny walrus-small walrus-half walrus-1.3b --engines single
+    python bench/train_throughput.py --engines single --num-workers 0 2 --out bench/results/train_pipeline_cpu.json
+
+Every row reports `data_wait_fraction`: the share of step time the loop spent waiting for its
+micro-batch (building it itself with --num-workers 0, or waiting for a worker's prefetched one).
 """
 
 from __future__ import annotations
@@ -39,21 +43,25 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--size-2d", type=int, default=64)
     p.add_argument("--size-3d", type=int, default=32)
+    p.add_argument("--num-workers", type=int, nargs="+", default=[0],
+                   help="input-pipeline worker counts to compare (0: synchronous, the batch built in the loop)")
+    p.add_argument("--prefetch-factor", type=int, default=2)
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.jsonl"
         for preset in a.presets:
-            for engine in a.engines:
+            for engine, workers in [(e, w) for e in a.engines for w in a.num_workers]:
                 args = ["--preset", preset, "--engine", engine, "--steps", str(a.steps), "--device", a.device,
                         "--size-2d", str(a.size_2d), "--size-3d", str(a.size_3d),
+                        "--num-workers", str(workers), "--prefetch-factor", str(a.prefetch_factor),
                         "--data-root", tmp, "--report", str(report)]
                 before = report.read_text().count("\n") if report.exists() else 0
                 proc = launch(args, engine, a.nproc if engine != "single" else 1)
                 lines = report.read_text().splitlines() if report.exists() else []
                 if proc.returncode != 0 or len(lines) == before:
-                    row = dict(preset=preset, engine=engine, error=(proc.stderr or "failed").strip().splitlines()[-1])
+                    row = dict(preset=preset, engine=engine, num_workers=workers, error=(proc.stderr or "failed").strip().splitlines()[-1])
                 else:
                     row = json.loads(lines[-1])
                 rows.append(row)
