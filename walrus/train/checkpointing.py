@@ -73,9 +73,8 @@ def save_training_checkpoint(root: Path, engine, scheduler, progress: dict, is_m
     _barrier()
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        if engine.name == "deepspeed":
-            engine.module.save_checkpoint(str(tmp / "ds"), tag="state",
-                                          client_state={"scheduler": scheduler.state_dict()})
+        if engine.name == "deepspeed":  # DeepSpeed's own format: every rank writes its ZeRO partitions
+            engine.save_state(tmp / "ds", client_state={"scheduler": scheduler.state_dict()})
         elif engine.name == "fsdp":
             import torch.distributed.checkpoint as dcp
             from torch.distributed.checkpoint.state_dict import get_state_dict
@@ -186,7 +185,10 @@ def load_training_checkpoint(path: Path, engine, scheduler) -> dict:
     progress = verify_checkpoint(path)
     try:
         if engine.name == "deepspeed":
-            engine.module.load_checkpoint(str(path / "ds"), tag="state")
+            if not (path / "ds").is_dir():
+                raise CheckpointError(f"{path}: holds no ds/ DeepSpeed checkpoint, so the deepspeed engine cannot "
+                                      "resume from it (it was written by another engine)")
+            engine.load_state(path / "ds")  # each rank its partition; the ZeRO stage may not change
         elif engine.name == "fsdp" or (path / "dcp").is_dir():
             # DCP reshards on load: shards written by N ranks load into M ranks' FSDP2 shards, or
             # into one process's plain tensors (a single-engine fine-tune of a sharded run).
@@ -291,8 +293,8 @@ def full_model_state(engine) -> dict[str, torch.Tensor] | None:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         state = get_model_state_dict(engine.module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    elif engine.name == "deepspeed" and engine.module.zero_optimization_stage() == 3:
-        state = engine.module._zero3_consolidated_16bit_state_dict()
+    elif engine.name == "deepspeed":  # the fp32 master weights, gathered over the ZeRO partitions
+        state = engine.full_state()
     else:
         state = {k: v.detach().cpu() for k, v in engine.raw.state_dict().items()}
     return state if is_main else None

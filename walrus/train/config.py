@@ -272,11 +272,30 @@ class TrainConfig:
         if not (_is_int(self.zero_stage) and self.zero_stage in (1, 2, 3)):
             raise ConfigError(field="zero_stage", expected="1, 2 or 3 (DeepSpeed ZeRO stage)",
                               received=_received(self.zero_stage))
+        if self.engine == "deepspeed" and self.zero_stage == 3:
+            # ZeRO-3 gathers each module's weights collectively as the module runs, over all ranks:
+            # every rank must run the same modules, i.e. draw the same dataset (2-D or 3-D) per step.
+            if self.sampling != "topology":
+                raise ConfigError("DeepSpeed ZeRO-3 needs every rank to draw the same dataset", field="sampling",
+                                  expected="topology (with engine deepspeed and zero_stage 3)",
+                                  received=_received(self.sampling))
+            if self.mesh is not None and self.mesh[0] != 1:
+                raise ConfigError("DeepSpeed ZeRO-3 shards over all ranks: one shard group", field="mesh",
+                                  expected="null or [1, world size] (with engine deepspeed and zero_stage 3)",
+                                  received=_received(self.mesh))
         check_str("mixed_precision", self.mixed_precision, choices=MIXED_PRECISIONS)
         self._check_device()
 
         check_int("seed", self.seed, 0, 2 ** 63 - 1)
         check_int("checkpoint_every", self.checkpoint_every, 0, what="steps; 0 = at every epoch end")
+        # Optimizer steps (and so checkpoints) fall every grad_accumulation micro-steps, counted from
+        # the run's start: an epoch or a checkpoint inside a cycle would lose (or, under DeepSpeed's
+        # own count, shift) the gradients accumulated so far.
+        for key in ("steps_per_epoch", "checkpoint_every"):
+            if getattr(self, key) % self.grad_accumulation:
+                raise ConfigError("must hold whole gradient-accumulation cycles", field=key,
+                                  expected=f"a multiple of grad_accumulation ({self.grad_accumulation})",
+                                  received=str(getattr(self, key)))
         check_int("validate_every", self.validate_every, 0, what="epochs; 0 = never")
         check_int("validation_batches", self.validation_batches, 1, 10 ** 9)
         check_int("rollout_steps", self.rollout_steps, 1, 10 ** 6)

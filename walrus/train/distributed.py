@@ -117,6 +117,7 @@ class SingleEngine:
     """One process (or plain data parallel is not used: use FSDP with a (N, 1) mesh instead)."""
 
     name = "single"
+    accumulates = False   # the trainer divides the loss and steps every grad_accumulation micro-batches
 
     def __init__(self, model: nn.Module, optimizer_factory, grad_clip: float):
         self.module = model
@@ -156,18 +157,27 @@ class FSDPEngine(SingleEngine):
 
 
 class DeepSpeedEngine:
-    """DeepSpeed ZeRO stage 1-3 with a client torch optimizer (nothing to JIT-compile)."""
+    """DeepSpeed ZeRO stage 1-3 with a client torch optimizer (nothing to JIT-compile).
+
+    DeepSpeed owns gradient accumulation (`accumulates = True`): its config holds
+    `gradient_accumulation_steps`, and the trainer calls `backward(loss)` and `step()` on every
+    micro-batch with the plain loss; DeepSpeed divides the loss by the accumulation steps, keeps
+    (ZeRO-2/3: reduces and partitions) the gradients, and runs the optimizer only at the boundary.
+    Checkpoints are DeepSpeed's own (`save_checkpoint`/`load_checkpoint`): every rank writes its
+    partition of the optimizer state (and, under ZeRO-3, of the weights)."""
 
     name = "deepspeed"
+    accumulates = True
 
     def __init__(self, model: nn.Module, optimizer_factory, grad_clip: float, zero_stage: int,
-                 extra_config: dict | None = None):
+                 extra_config: dict | None = None, grad_accumulation: int = 1, micro_batch_size: int = 1):
         import deepspeed
 
         self.raw = model
+        self.zero_stage = zero_stage
         config = {
-            "train_micro_batch_size_per_gpu": 1,
-            "gradient_accumulation_steps": 1,
+            "train_micro_batch_size_per_gpu": micro_batch_size,
+            "gradient_accumulation_steps": grad_accumulation,
             "gradient_clipping": grad_clip,
             "zero_optimization": {"stage": zero_stage},
             "zero_allow_untested_optimizer": True,
@@ -178,11 +188,70 @@ class DeepSpeedEngine:
         # keeps using its param_groups (and their "lr") for the partitioned parameters.
         self.optimizer = optimizer_factory([p for p in model.parameters() if p.requires_grad])
         self.module, _, _, _ = deepspeed.initialize(model=model, optimizer=self.optimizer, config=config)
+        if zero_stage == 3:
+            self._register_external_parameters(model)
+
+    @staticmethod
+    def _register_external_parameters(model: nn.Module) -> None:
+        """ZeRO-3 gathers a module's parameters only around its own forward. Walrus reads the
+        unused 2-D/3-D encoder pair's parameters from the root's forward (to keep them in the graph
+        on every rank), so those are made external parameters of the root: gathered for its
+        whole forward and backward."""
+        import deepspeed
+
+        for name in ("embed", "debed"):
+            for p in getattr(model, name).parameters() if hasattr(model, name) else ():
+                deepspeed.zero.register_external_parameter(model, p)
+
+    @property
+    def accumulation_steps(self) -> int:
+        return int(self.module.gradient_accumulation_steps())
 
     def backward(self, loss: torch.Tensor) -> None:
+        """The plain (undivided) micro-batch loss: DeepSpeed scales it by 1 / accumulation steps."""
         self.module.backward(loss)
 
     def step(self) -> float:
+        """Called after every micro-batch; the gradient norm at an accumulation boundary (the
+        optimizer stepped), NaN in between."""
+        boundary = self.module.is_gradient_accumulation_boundary()
         self.module.step()
+        if not boundary:
+            return float("nan")
         norm = self.module.get_global_grad_norm()
         return float(norm) if norm is not None else float("nan")
+
+    # ------------------------------------------------------------------ state
+    def save_state(self, directory, client_state: dict | None = None) -> None:
+        """DeepSpeed's checkpoint into `directory` (tag "state"); collective, every rank writes its shards."""
+        if self.module.micro_steps % self.accumulation_steps:
+            raise RuntimeError("a DeepSpeed checkpoint inside a gradient-accumulation cycle would lose "
+                               "the gradients accumulated so far")
+        self.module.save_checkpoint(str(directory), tag="state", client_state=client_state or {})
+
+    def load_state(self, directory) -> dict:
+        """Restore weights, optimizer state (every rank its partition) and step counters; returns
+        the client state. Raises FileNotFoundError when `directory` holds no DeepSpeed checkpoint."""
+        load_path, client_state = self.module.load_checkpoint(str(directory), tag="state")
+        if load_path is None:
+            raise FileNotFoundError(f"{directory}: no DeepSpeed checkpoint (tag 'state')")
+        # Checkpoints are written at accumulation boundaries: continue counting micro-steps from there.
+        self.module.micro_steps = self.module.global_steps * self.accumulation_steps
+        return client_state or {}
+
+    def full_state(self) -> dict[str, torch.Tensor] | None:
+        """The unsharded fp32 weights on CPU on rank 0, None elsewhere (collective under every stage).
+        Trainable parameters come from the optimizer's fp32 master copy (so a bf16 run exports its
+        full-precision weights); frozen ones and buffers from the module."""
+        from deepspeed.utils import safe_get_full_fp32_param
+
+        rank0 = not dist.is_initialized() or dist.get_rank() == 0
+        if self.zero_stage == 3:
+            state = self.module._zero3_consolidated_16bit_state_dict()
+        else:
+            state = {k: v.detach().cpu() for k, v in self.raw.state_dict().items()}
+        for name, param in self.raw.named_parameters():
+            full = safe_get_full_fp32_param(param) if param.requires_grad else None
+            if full is not None and rank0:
+                state[name] = full.detach().float().cpu().clone()
+        return state if rank0 else None

@@ -153,17 +153,21 @@ class Trainer:
         return CorpusMember(entry.name, train, valid, layout, self.cfg.batch_size_3d if three_d else self.cfg.batch_size_2d,
                             rules)
 
+    def _optimizer(self, params) -> torch.optim.Optimizer:
+        cfg = self.cfg
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps)
+
     def _engine(self):
         cfg = self.cfg
-
-        def optimizer(params):
-            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps)
-
+        optimizer = self._optimizer
         if cfg.engine == "fsdp":
             return FSDPEngine(self.model, optimizer, cfg.grad_clip, self.info, self.device, cfg.mixed_precision)
         if cfg.engine == "deepspeed":
             extra = {"bf16": {"enabled": True}} if cfg.mixed_precision == "bf16" else {}
-            return DeepSpeedEngine(self.model, optimizer, cfg.grad_clip, cfg.zero_stage, extra)
+            # DeepSpeed accumulates itself (gradient_accumulation_steps); its micro-batch size is
+            # the 2-D one (3-D micro-batches hold about as many tokens, the release's balance).
+            return DeepSpeedEngine(self.model, optimizer, cfg.grad_clip, cfg.zero_stage, extra,
+                                   grad_accumulation=cfg.grad_accumulation, micro_batch_size=cfg.batch_size_2d)
         return SingleEngine(self.model, optimizer, cfg.grad_clip)
 
     # ---------------------------------------------------------------- one step
@@ -185,6 +189,25 @@ class Trainer:
         n_var = batch.n_variable
         return delta_l1_loss(out[:, :, :n_var], batch.x[:, :, :n_var], batch.future, stats, batch.padded_mask,
                              multiplier=self.cfg.loss_multiplier, inside_mask=batch.inside_mask)
+
+    def train_micro_step(self, batch: Batch, seed: int, boundary: bool) -> tuple[float, float]:
+        """Forward and backward of one micro-batch, and the optimizer step at the end of an
+        accumulation cycle (`boundary`, every `grad_accumulation` micro-batches); returns the
+        micro-batch's loss and the gradient norm (NaN between optimizer steps).
+
+        An engine that accumulates itself (DeepSpeed: `engine.accumulates`) gets the plain loss and
+        a `step()` call every micro-batch; it scales the loss and finds the boundary by its own
+        count. Otherwise the loss is divided by `grad_accumulation` here and `step()` is called
+        only at the boundary. Either way the step equals one on a `grad_accumulation` times larger
+        batch (tested)."""
+        loss = self.loss(batch, seed)
+        if getattr(self.engine, "accumulates", False):
+            self.engine.backward(loss)
+            grad_norm = self.engine.step()
+        else:
+            self.engine.backward(loss / self.cfg.grad_accumulation)
+            grad_norm = self.engine.step() if boundary else float("nan")
+        return float(loss.detach()), grad_norm
 
     # ---------------------------------------------------------------- the loop
     def resume(self) -> bool:
@@ -217,12 +240,8 @@ class Trainer:
                     return losses
                 start = time.perf_counter()
                 batch = self.micro_batch(draw)
-                loss = self.loss(batch, draw.stride_seed) / cfg.grad_accumulation
-                self.engine.backward(loss)
-                grad_norm = float("nan")
-                if (step + 1) % cfg.grad_accumulation == 0:
-                    grad_norm = self.engine.step()
-                value = float(loss.detach()) * cfg.grad_accumulation
+                value, grad_norm = self.train_micro_step(batch, draw.stride_seed,
+                                                         boundary=(step + 1) % cfg.grad_accumulation == 0)
                 losses.append(value)
                 self.step, self.global_step = step + 1, self.global_step + 1
                 self._log(dict(event="train", epoch=self.epoch, step=step, global_step=self.global_step,
