@@ -101,6 +101,15 @@ def test_sampler_resumes_mid_epoch_exactly():
     assert list(sampler.epoch(2, start_step=17)) == full[17:]
 
 
+def test_sampler_stream_runs_across_epochs_from_any_step_and_stops_at_the_limit():
+    sampler = MultisetSampler([7, 30], [2, 1], 5, seed=1)
+    every = [d for e in range(3) for _, d in sampler.epoch(e)]
+    assert [(d.epoch, d.step) for d in every] == [(e, s) for e in range(3) for s in range(5)]
+    assert list(sampler.stream(0, 0, 3)) == every
+    assert list(sampler.stream(1, 3, 3)) == every[8:]  # a resumed run's draws, across the epoch boundary
+    assert list(sampler.stream(1, 3, 3, limit=4)) == every[8:12]
+
+
 def test_rotation_moves_grid_components_and_boundaries_by_tensor_law(wave_corpus):
     _, layout, batch = batch_of(wave_corpus["waves2d"])
     batch.bcs[:, 0] = torch.tensor([0, 1])  # make axis 0 a WALL/OPEN axis to see it move
