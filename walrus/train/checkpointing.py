@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -200,7 +201,7 @@ def load_training_checkpoint(path: Path, engine, scheduler) -> dict:
                                       f"from it (it was written by another engine)")
             model_sd, optim_sd = get_state_dict(engine.module, engine.optimizer)
             state = {"model": model_sd, "optim": optim_sd}
-            dcp.load(state, checkpoint_id=str(path / "dcp"))
+            _dcp_load(dcp, state, path / "dcp")
             set_state_dict(engine.module, engine.optimizer, model_state_dict=state["model"],
                            optim_state_dict=state["optim"])
         else:
@@ -218,6 +219,16 @@ def load_training_checkpoint(path: Path, engine, scheduler) -> dict:
     except _PICKLE_ERRORS as exc:
         raise _unreadable(path, exc) from exc
     return progress
+
+
+def _dcp_load(dcp, state: dict, directory: Path) -> None:
+    """dcp.load into `state` in place: collective under a process group, else in this process alone."""
+    if dist.is_initialized():
+        dcp.load(state, checkpoint_id=str(directory))
+        return
+    with warnings.catch_warnings():  # "assuming the intent is to load in a single process": it is
+        warnings.filterwarnings("ignore", message=".*single process")
+        dcp.load(state, checkpoint_id=str(directory), no_dist=True)
 
 
 def resolve_training_checkpoint(path: Path | str) -> Path:
@@ -259,7 +270,7 @@ def training_checkpoint_model(path: Path | str):
             import torch.distributed.checkpoint as dcp
 
             box = {"model": state}
-            dcp.load(box, checkpoint_id=str(path / "dcp"))
+            _dcp_load(dcp, box, path / "dcp")
             state = box["model"]
         elif (path / "state.pt").is_file():
             saved = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
