@@ -11,7 +11,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
-from walrus.errors import ConfigError
+from walrus.errors import ConfigError, UnknownModelError
 from walrus.model.vocabulary import RELEASE_FIELD_NAMES
 
 CONFIG_FORMAT_VERSION = 1
@@ -221,5 +221,6 @@ def list_models() -> list[str]:
 def get_preset(name: str) -> Preset:
     try:
         return _PRESETS[name]
-    except KeyError:
-        raise KeyError(f"unknown model preset {name!r}; known presets: {', '.join(_PRESETS)}") from None
+    except (KeyError, TypeError):
+        raise UnknownModelError("unknown model preset", field="name", expected=f"one of {', '.join(_PRESETS)}",
+                                received=repr(name)[:80]) from None
