@@ -10,16 +10,17 @@ from walrus.train.config import TrainConfig
 
 
 def check_files(cfg: TrainConfig, source: Path | str) -> None:
-    """Before any process group or model: each dataset's ``path`` is a directory, ``init_from`` a file."""
+    """Before any process group or model: each dataset's ``path`` is a directory, ``init_from`` a
+    checkpoint file or a training run's directory (its newest checkpoint, any world size)."""
     for i, entry in enumerate(cfg.datasets):
         if entry.path is not None and not Path(entry.path).is_dir():
             raise ConfigError("dataset directory not found", field=f"datasets[{i}].path",
                               expected="an existing Well dataset root (with data/<split>/); make one with "
                                        f"`walrus generate {entry.name} --out DIR`", received=repr(entry.path),
                               hint=f"in {source}")
-    if cfg.init_from is not None and not Path(cfg.init_from).is_file():
+    if cfg.init_from is not None and not Path(cfg.init_from).exists():
         raise ConfigError("checkpoint not found", field="init_from",
-                          expected="an existing checkpoint file (ours or the official walrus.pt)",
+                          expected="an existing checkpoint file (ours or the official walrus.pt) or training run directory",
                           received=repr(cfg.init_from), hint=f"in {source}")
 
 
