@@ -146,3 +146,19 @@ def test_declared_field_transforms_pick_the_model_slot_and_values(wave_corpus):
     torch.testing.assert_close(layout.from_network(batch.future[:, 0])[..., 0], ds[0]["output_fields"][..., 0].float())
     assert declared_transforms("acoustics_inclusions_pyclaw")["density"] == "zeros_like_density"
     assert declared_transforms("not_a_registered_dataset") == {}
+
+
+def test_global_sampling_gives_every_rank_the_same_dataset_across_shard_groups():
+    from walrus.train.distributed import DistInfo
+    from walrus.train.trainer import sampling_group
+
+    ranks = [DistInfo(rank=r, world_size=8, replicate=2, shard=4) for r in range(8)]
+    def datasets(sampling):
+        draws = [MultisetSampler([40, 40, 40], [2, 2, 1], 30, seed=5, rank=i.rank,
+                                 sampling_group=sampling_group(sampling, i)).epoch(0) for i in ranks]
+        return [[d.dataset for _, d in rank_draws] for rank_draws in draws]
+
+    glob, topo, naive = datasets("global"), datasets("topology"), datasets("naive")
+    assert all(r == glob[0] for r in glob)                        # one dataset per step for all 8 ranks
+    assert topo[0] == topo[3] and topo[4] == topo[7] and topo[0] != topo[4]  # per shard group of 4
+    assert naive[0] != naive[1]

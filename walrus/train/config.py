@@ -25,7 +25,7 @@ from walrus.errors import ConfigError
 __all__ = ["DatasetConfig", "TrainConfig", "ENGINES", "SAMPLINGS", "MIXED_PRECISIONS"]
 
 ENGINES = ("single", "fsdp", "deepspeed")
-SAMPLINGS = ("topology", "naive")
+SAMPLINGS = ("topology", "global", "naive")
 MIXED_PRECISIONS = (None, "bf16")
 
 #: the largest count any option takes (a guard against typos such as 1e30 and against int64 overflow)
@@ -196,7 +196,7 @@ class TrainConfig:
     # engine
     engine: str = "single"                # single | fsdp | deepspeed
     mesh: list[int] | None = None         # [replicate, shard]; default [1, world]
-    sampling: str = "topology"            # topology | naive
+    sampling: str = "topology"            # topology (one dataset per shard group) | global (one for all ranks) | naive
     zero_stage: int = 2
     mixed_precision: str | None = None    # None | bf16
     device: str = "auto"
@@ -275,11 +275,11 @@ class TrainConfig:
         if self.engine == "deepspeed" and self.zero_stage == 3:
             # ZeRO-3 gathers each module's weights collectively as the module runs, over all ranks:
             # every rank must run the same modules, i.e. draw the same dataset (2-D or 3-D) per step.
-            if self.sampling != "topology":
+            if self.sampling == "naive":
                 raise ConfigError("DeepSpeed ZeRO-3 needs every rank to draw the same dataset", field="sampling",
-                                  expected="topology (with engine deepspeed and zero_stage 3)",
+                                  expected="topology or global (with engine deepspeed and zero_stage 3)",
                                   received=_received(self.sampling))
-            if self.mesh is not None and self.mesh[0] != 1:
+            if self.mesh is not None and self.mesh[0] != 1 and self.sampling != "global":
                 raise ConfigError("DeepSpeed ZeRO-3 shards over all ranks: one shard group", field="mesh",
                                   expected="null or [1, world size] (with engine deepspeed and zero_stage 3)",
                                   received=_received(self.mesh))

@@ -73,6 +73,13 @@ def declared_transforms(name: str) -> dict[str, str]:
         return {}
 
 
+def sampling_group(sampling: str, info: DistInfo) -> int:
+    """The sampler's group: ranks with the same group draw the same dataset each step. A shard
+    group ("topology", the release's), every rank ("global": no group waits on another's 3-D batch
+    at any scale), or each rank alone ("naive")."""
+    return {"topology": info.shard_group, "global": 0}.get(sampling, info.rank)
+
+
 def grid_type(dataset: WellWindowDataset) -> str:
     """The grid type a Well dataset's files declare (cartesian, spherical, ...)."""
     import h5py
@@ -119,7 +126,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.engine.optimizer,
             lambda e: warmup_invsqrt_cooldown(e, cfg.epochs, cfg.warmup_epochs, cfg.cooldown_epochs, cfg.schedule_offset))
-        group = self.info.shard_group if cfg.sampling == "topology" else self.info.rank
+        group = sampling_group(cfg.sampling, self.info)
         self.sampler = MultisetSampler([len(m.train) for m in self.corpus], [m.batch_size for m in self.corpus],
                                        cfg.steps_per_epoch, cfg.seed, self.info.rank, group)
         self.epoch, self.step, self.global_step = 0, 0, 0
