@@ -27,7 +27,8 @@ def test_hsdp_2x2_step_equals_one_process_step_and_shards_parameters(tmp_path):
     subprocess.run([sys.executable, str(HERE / "dist_step.py"), str(tmp_path / "ref.pt"), "0", "0", "4"],
                    check=True, env=env, timeout=600)
 
-    assert_same_step(torch.load(tmp_path / "hsdp.pt"), torch.load(tmp_path / "ref.pt"))
+    full = torch.load(tmp_path / "hsdp.pt")
+    assert_same_step(full, torch.load(tmp_path / "ref.pt"))
     model = __import__("dist_step").make_model()
 
     ranks = [torch.load(tmp_path / f"hsdp.rank{r}.pt") for r in range(4)]
