@@ -62,3 +62,14 @@ def test_lazy_top_level_still_exposes_the_api():
             "    raise SystemExit('walrus.no_such_thing did not raise AttributeError')\n")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
+
+
+def test_opening_a_netcdf_file_probes_no_other_xarray_backend(tmp_path):
+    """walrus.io names its engine: xarray does not import every installed backend (Dedalus's prints warnings)."""
+    code = (
+        "import sys, numpy as np, xarray as xr, walrus.io\n"
+        f"p = walrus.io.to_netcdf(xr.Dataset({{'p': (('x',), np.arange(3.0), {{'units': 'Pa'}})}}), r'{tmp_path / 'a.nc'}')\n"
+        "assert walrus.io.open_dataset(p)['p'].attrs['units'] == 'Pa'\n"
+        "assert 'dedalus' not in sys.modules, 'a backend was probed'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -96,7 +96,9 @@ def open_dataset(path, *, quantify_units: bool = False) -> xr.Dataset:
         ds = read_well_file(path)
     else:
         try:
-            with xr.open_dataset(path, decode_times=False, decode_timedelta=False) as raw:
+            # netCDF4 reads every netCDF flavour; naming it spares xarray probing every installed
+            # backend (Dedalus registers one, whose import costs ~0.3 s and prints threading warnings)
+            with xr.open_dataset(path, engine="netcdf4", decode_times=False, decode_timedelta=False) as raw:
                 ds = raw.load()
         except Exception as exc:  # netCDF4 raises OSError, RuntimeError, KeyError, ... on damaged files
             raise WellFormatError("cannot be read as netCDF or as a Well file", field=str(path),
