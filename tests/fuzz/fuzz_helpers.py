@@ -185,3 +185,22 @@ def assert_contract(fn: Callable[[], Any], *, check: Callable[[Any], None] | Non
     if check is not None:
         check(result)
     return Outcome(ok=True, value=result)
+
+
+# ---------------------------------------------------------------- corrupt-file transformations
+
+def flip_bytes(path, data, max_flips: int = 8) -> None:
+    """XOR 1..max_flips bytes of the file at hypothesis-drawn offsets (``data`` is ``st.data()``)."""
+    from hypothesis import strategies as st
+
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, max_flips), label="flips")):
+        i = data.draw(st.integers(0, len(raw) - 1), label="offset")
+        raw[i] ^= data.draw(st.integers(1, 255), label="xor")
+    path.write_bytes(bytes(raw))
+
+
+def truncate_file(path, fraction: float) -> None:
+    """Keep the first ``fraction`` of the file's bytes."""
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * fraction)])

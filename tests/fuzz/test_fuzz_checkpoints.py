@@ -20,7 +20,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from safetensors.torch import load_file, save_file
 
-from fuzz_helpers import assert_contract, examples
+from fuzz_helpers import assert_contract, examples, flip_bytes, truncate_file
 
 import walrus
 from walrus.errors import WalrusError
@@ -92,19 +92,6 @@ def _finite_model(model):
         assert torch.isfinite(v).all(), f"{k}: non-finite weights loaded"
 
 
-def _flip(path: Path, data, max_flips=6):
-    raw = bytearray(path.read_bytes())
-    for _ in range(data.draw(st.integers(1, max_flips), label="flips")):
-        i = data.draw(st.integers(0, len(raw) - 1), label="offset")
-        raw[i] ^= data.draw(st.integers(1, 255), label="xor")
-    path.write_bytes(bytes(raw))
-
-
-def _truncate(path: Path, fraction: float):
-    raw = path.read_bytes()
-    path.write_bytes(raw[: int(len(raw) * fraction)])
-
-
 def _names_file(out, path):
     assert str(path) in str(out.error) or path.name in str(out.error), out.error
 
@@ -114,7 +101,7 @@ def _names_file(out, path):
 @given(data=st.data())
 def test_byte_flipped_checkpoint_with_checksum_is_refused(base, data):
     with Scratch(base["ours"]) as path:
-        _flip(path, data)
+        flip_bytes(path, data, max_flips=6)
         out = assert_contract(lambda: load_checkpoint(path), check=_equal_to(base["state"], base["config"]))
         if out.refused:
             _names_file(out, path)
@@ -124,7 +111,7 @@ def test_byte_flipped_checkpoint_with_checksum_is_refused(base, data):
 @given(fraction=st.floats(0.0, 0.999), which=st.sampled_from(["ours", "plain", "official", "pt"]))
 def test_truncated_weights_are_refused(base, fraction, which):
     with Scratch(base[which]) as path:
-        _truncate(path, fraction)
+        truncate_file(path, fraction)
         load = (lambda: load_checkpoint(path)) if which in ("ours", "plain") else \
             (lambda: load_any(path, config=base["config"]))
         _names_file(assert_contract(load, expect="error"), path)
@@ -266,7 +253,7 @@ def test_wrong_dtypes_and_nan_weights_are_named(base, tmp_path):
 @given(data=st.data())
 def test_byte_flipped_official_pt_is_refused_or_identical(base, data):
     with Scratch(base["pt"]) as path:
-        _flip(path, data)
+        flip_bytes(path, data, max_flips=6)
         out = assert_contract(lambda: load_official(path, preset="walrus-tiny"), check=_equal_to(base["state"]))
         if out.refused:
             _names_file(out, path)
@@ -279,7 +266,7 @@ def test_byte_flipped_official_safetensors_is_refused_or_finite(base, data):
     # no checksum in this layout: a flip inside the tensor data cannot be detected, only refused when
     # it makes the file unreadable, the layout wrong or a weight non-finite
     with Scratch(base["official"]) as path:
-        _flip(path, data)
+        flip_bytes(path, data, max_flips=6)
         out = assert_contract(lambda: walrus.get_model("walrus-tiny", weights=path), check=_finite_model)
         if out.refused:
             _names_file(out, path)
@@ -323,9 +310,9 @@ def test_damaged_training_checkpoint_is_refused_or_identical(base, data):
         kind = data.draw(st.sampled_from(["flip", "truncate", "delete", "pickle", "json"]), label="kind")
         rewrite = False
         if kind == "flip":
-            _flip(file, data, max_flips=3)
+            flip_bytes(file, data, max_flips=3)
         elif kind == "truncate":
-            _truncate(file, data.draw(st.floats(0.0, 0.999), label="fraction"))
+            truncate_file(file, data.draw(st.floats(0.0, 0.999), label="fraction"))
         elif kind == "delete":
             file.unlink()
         elif kind == "pickle":  # a state.pt with pickled objects and a manifest that vouches for it

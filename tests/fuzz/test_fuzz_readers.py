@@ -20,7 +20,7 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings, strategies as st
 
-from fuzz_helpers import assert_contract, examples
+from fuzz_helpers import assert_contract, examples, flip_bytes, truncate_file
 
 import walrus.io
 from walrus.data.well_dataset import WellWindowDataset
@@ -137,8 +137,7 @@ def _run_well_readers(path, *, expect=None, untouched=None, original=None):
 @given(fraction=st.floats(0.0, 0.999))
 def test_truncated_well_file_is_refused(base, fraction):
     with Scratch(base["well"]) as path:
-        data = path.read_bytes()
-        path.write_bytes(data[: int(len(data) * fraction)])
+        truncate_file(path, fraction)
         _run_well_readers(path, expect="error")
 
 
@@ -146,11 +145,7 @@ def test_truncated_well_file_is_refused(base, fraction):
 @given(data=st.data())
 def test_byte_flipped_well_file_is_refused_or_read_finite(base, data):
     with Scratch(base["well"]) as path:
-        raw = bytearray(path.read_bytes())
-        for _ in range(data.draw(st.integers(1, 8), label="flips")):
-            i = data.draw(st.integers(0, len(raw) - 1), label="offset")
-            raw[i] ^= data.draw(st.integers(1, 255), label="xor")
-        path.write_bytes(bytes(raw))
+        flip_bytes(path, data)
         _run_well_readers(path, original=base["original"], untouched=None)
 
 
@@ -287,8 +282,7 @@ def _nc_check(original):
 @given(fraction=st.floats(0.0, 0.999))
 def test_truncated_netcdf_is_refused(base, fraction):
     with Scratch(base["nc"]) as path:
-        data = path.read_bytes()
-        path.write_bytes(data[: int(len(data) * fraction)])
+        truncate_file(path, fraction)
         out = assert_contract(lambda: walrus.io.open_dataset(path), expect="error")
         assert path.name in str(out.error)
 
@@ -297,11 +291,7 @@ def test_truncated_netcdf_is_refused(base, fraction):
 @given(data=st.data())
 def test_byte_flipped_netcdf_is_refused_or_read_finite(base, data):
     with Scratch(base["nc"]) as path:
-        raw = bytearray(path.read_bytes())
-        for _ in range(data.draw(st.integers(1, 8), label="flips")):
-            i = data.draw(st.integers(0, len(raw) - 1), label="offset")
-            raw[i] ^= data.draw(st.integers(1, 255), label="xor")
-        path.write_bytes(bytes(raw))
+        flip_bytes(path, data)
         assert_contract(lambda: walrus.io.open_dataset(path), check=lambda r: _dataset_finite(r))
 
 
