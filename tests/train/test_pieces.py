@@ -11,7 +11,6 @@ from walrus.data.well_dataset import WellWindowDataset
 from walrus.model.normalization import rms_stats
 from walrus.model.vocabulary import RELEASE_FIELD_NAMES
 from walrus.data.augment import proper_rotations
-from walrus.hooks import SymmetryRule
 from walrus.train.augmentation import layout_rules, rotate_batch
 from walrus.train.batching import collate, dataset_layout
 from walrus.train.loss import causal_targets, delta_l1_loss
@@ -135,7 +134,6 @@ def test_rotation_then_inverse_is_identity(wave_corpus):
 
 
 def test_declared_field_transforms_pick_the_model_slot_and_values(wave_corpus):
-    from walrus.hooks import FieldSpec
     from walrus.train.trainer import declared_transforms
 
     ds = WellWindowDataset(wave_corpus["waves2d"], split="train", n_steps_input=3, n_steps_output=1)
