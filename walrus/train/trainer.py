@@ -82,11 +82,10 @@ def sampling_group(sampling: str, info: DistInfo) -> int:
 
 def grid_type(dataset: WellWindowDataset) -> str:
     """The grid type a Well dataset's files declare (cartesian, spherical, ...)."""
-    import h5py
+    from walrus.io.well_check import attr_str, open_well
 
-    with h5py.File(dataset.files[0].path, "r") as f:
-        value = f.attrs.get("grid_type", "cartesian")
-    return value.decode() if isinstance(value, bytes) else str(value)
+    with open_well(dataset.files[0].path) as f:  # validated at the dataset's scan, guarded like every read
+        return attr_str(f.attrs["grid_type"])
 
 
 def build_model(cfg: TrainConfig) -> walrus.Walrus:
