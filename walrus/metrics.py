@@ -1,5 +1,10 @@
 """Error metrics with The Well's definitions (WELL_FORMAT.md §3), so scores are comparable.
 
+Kept beside ``the_well.benchmark.metrics`` rather than calling it (docs/reuse.md): importing The
+Well's metrics imports matplotlib.pyplot and switches the process's backend to Agg, the-well pins
+fsspec exactly, and its metrics broadcast mismatched shapes silently. tests/test_metrics.py checks
+every function here against The Well's on the same inputs.
+
 Layout ``[..., *space, C]``: the ``n_spatial_dims`` axes before the last (channel) axis are
 space; every function reduces over space only and returns ``[..., C]`` (no reduction over
 batch, time or channels). ``n_spatial_dims`` may be an int or anything with an
