@@ -169,3 +169,50 @@ def test_train_config_checks_python_callers_too():
     # valid configs still build, registered names need no path, and overrides apply
     cfg = TrainConfig(datasets=["shallow_water_pyclaw"], mesh=(2, 1), model_overrides={"n_blocks": 1})
     assert cfg.datasets[0].name == "shallow_water_pyclaw" and cfg.datasets[0].path is None and cfg.mesh == [2, 1]
+
+
+# ---------------------------------------------------------------- progress bars and --quiet
+import re  # noqa: E402
+
+#: a tqdm rate in a bar: "12.5frame/s" or "1.20s/step" (tqdm prints "?frame/s" before it has one)
+RATE = re.compile(r"\d+(\.\d+)?(frame|step)/s|\d+(\.\d+)?s/(frame|step)")
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    """A real (PyClaw) dataset of 3 trajectories x 4 frames of 8x8, generated through the CLI with and without
+    --quiet: the bar (frames, rate) goes to stderr, the summary to stdout."""
+    root = tmp_path_factory.mktemp("corpus")
+    args = ["generate", "shallow_water_pyclaw", "--n-traj", "3", "--res", "8", "--steps", "4"]
+    loud = runner.invoke(app, args + ["--out", str(root / "loud")])
+    quiet = runner.invoke(app, args + ["--out", str(root / "quiet"), "--quiet"])
+    return root, loud, quiet
+
+
+def test_generate_shows_a_progress_bar_unless_quiet(tiny_corpus):
+    root, loud, quiet = tiny_corpus
+    for result in (loud, quiet):
+        assert result.exit_code == 0, result.output
+        assert "wrote " in result.stdout and "units: SI" in result.stdout
+    assert "shallow_water_pyclaw: 100%" in loud.stderr and "12/12" in loud.stderr and RATE.search(loud.stderr), loud.stderr
+    assert quiet.stderr == ""
+
+
+def test_train_shows_a_progress_bar_unless_quiet(tiny_corpus, tmp_path):
+    root = tiny_corpus[0] / "loud" / "shallow_water_pyclaw"
+    config = yaml_file(tmp_path, f"datasets: [{{name: shallow_water_pyclaw, path: {root}}}]\n"
+                                 "history_2d: 2\nepochs: 1\nsteps_per_epoch: 2\nwarmup_epochs: 0\ncooldown_epochs: 0\n"
+                                 "validate_every: 0\nprogress: true\nmodel_overrides: {n_blocks: 1}\n")
+    loud = runner.invoke(app, ["train", str(config), "--out-dir", str(tmp_path / "a"), "--max-steps", "1"])
+    assert loud.exit_code == 0, loud.output
+    assert "1 steps; loss" in loud.stdout and re.search(r"train: +100%", loud.stderr) and RATE.search(loud.stderr), \
+        loud.stderr
+    quiet = runner.invoke(app, ["train", str(config), "--out-dir", str(tmp_path / "b"), "--max-steps", "1", "-q"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "1 steps; loss" in quiet.stdout and quiet.stderr == ""
+
+
+def test_every_long_command_takes_quiet():
+    for command in ("generate", "train", "finetune", "quickstart", "plot"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "--quiet" in result.output, (command, result.output)

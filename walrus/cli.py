@@ -19,6 +19,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 EXIT_BAD_INPUT = 2
 
 
+def quiet_option():
+    """``--quiet``, the same on every long command: no progress bars (stderr), only the summary and errors."""
+    return typer.Option(False, "--quiet", "-q", help="No progress bars; print only the final summary and errors.")
+
+
 class BadInput(SystemExit):
     """Ends the command with status 2 after a `WalrusError` was printed; ``str()`` is the message
     (so ``CliRunner().invoke(...).exception`` reads as the error), ``.error`` the WalrusError."""
@@ -73,12 +78,13 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print machine-reada
 @app.command()
 @refusals_are_messages
 def quickstart(out: Path = typer.Option(Path("walrus_quickstart"), help="Directory for data, model and figures."),
-               seed: int = typer.Option(0, help="Seed for data, training and jitter.")) -> None:
+               seed: int = typer.Option(0, help="Seed for data, training and jitter."),
+               quiet: bool = quiet_option()) -> None:
     """The main job: generate data with a real solver, train walrus-tiny briefly, run the solver with
     the surrogate swapped in, and report accuracy and speed (netCDF, PNG and GIF written to OUT)."""
     from walrus.commands.quickstart import run
 
-    run(out=out, seed=seed, echo=typer.echo)
+    run(out=out, seed=seed, echo=typer.echo, quiet=quiet)
 
 
 @app.command()
@@ -103,7 +109,8 @@ def generate(name: Optional[str] = typer.Argument(None, help="Registered dataset
              res: Optional[int] = typer.Option(None, "--res", help="Cells per axis (default: the dataset's)."),
              steps: Optional[int] = typer.Option(None, "--steps", help="Saved time steps per trajectory."),
              seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same files."),
-             list_: bool = typer.Option(False, "--list", help="List every registered dataset, one per line.")) -> None:
+             list_: bool = typer.Option(False, "--list", help="List every registered dataset, one per line."),
+             quiet: bool = quiet_option()) -> None:
     """Run a registered dataset generator (a real numerical solver) and write Well-format files."""
     try:
         module = importlib.import_module("walrus.commands.generate")
@@ -112,29 +119,58 @@ def generate(name: Optional[str] = typer.Argument(None, help="Registered dataset
             raise
         typer.echo("dataset generation is not available in this build of walrus", err=True)
         raise typer.Exit(2)
-    module.run(name=name, out=out, n_traj=n_traj, res=res, steps=steps, seed=seed, list_=list_, echo=typer.echo)
+    module.run(name=name, out=out, n_traj=n_traj, res=res, steps=steps, seed=seed, list_=list_, echo=typer.echo,
+               quiet=quiet)
 
 
 @app.command()
 @refusals_are_messages
 def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training YAML."),
           out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
-          max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps.")) -> None:
+          max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
+          quiet: bool = quiet_option()) -> None:
     """Pretrain over the config's datasets (resumes from the newest checkpoint in out_dir)."""
     from walrus.commands.train import run
 
-    run(config, finetune=False, out_dir=out_dir, max_steps=max_steps, echo=typer.echo)
+    run(config, finetune=False, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet)
 
 
 @app.command()
 @refusals_are_messages
 def finetune(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Fine-tuning YAML."),
              out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
-             max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps.")) -> None:
+             max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
+             quiet: bool = quiet_option()) -> None:
     """Fine-tune from `init_from` (ours or the official walrus.pt), optionally with new fields and frozen parts."""
     from walrus.commands.train import run
 
-    run(config, finetune=True, out_dir=out_dir, max_steps=max_steps, echo=typer.echo)
+    run(config, finetune=True, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet)
+
+
+@app.command()
+@refusals_are_messages
+def plot(solver: Path = typer.Argument(..., help="A `walrus quickstart` directory, or the solver's rollout (netCDF)."),
+         surrogate: Optional[Path] = typer.Argument(None, help="The surrogate's rollout (netCDF), when SOLVER is a file."),
+         out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                            help="Animation to write: .gif, or .mp4 with ffmpeg [default: rollout.gif "
+                                                 "beside the surrogate's file]."),
+         field: Optional[list[str]] = typer.Option(None, "--field", "-f",
+                                                   help="Field to show, one row each; repeat for more (vector "
+                                                        "components as velocity_x) [default: the scalar fields]."),
+         fps: float = typer.Option(4.0, help="Frames per second."),
+         dpi: int = typer.Option(80, help="Pixels per inch of the frames."),
+         quiet: bool = quiet_option()) -> None:
+    """Animate a rollout: solver | surrogate | error (surrogate - solver) per field, one frame per time."""
+    from walrus.plot import animate_rollout, check_output, load_rollouts
+
+    if out is not None:
+        check_output(out)  # a bad suffix or MP4 without ffmpeg is refused before the files are read
+    ds_solver, ds_surrogate = load_rollouts(solver, surrogate)
+    if out is None:
+        out = (solver if surrogate is None else surrogate.parent) / "rollout.gif"
+    result = animate_rollout(ds_solver, ds_surrogate, out, fields=field or None, fps=fps, dpi=dpi, progress=not quiet)
+    typer.echo(f"wrote {result.path}: {result.n_frames} frames of {', '.join(result.fields)} "
+               f"({result.size_pixels[0]}x{result.size_pixels[1]} px)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

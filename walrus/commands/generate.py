@@ -38,11 +38,11 @@ def check_sizes(**sizes: Optional[int]) -> None:
 
 def run(*, name: Optional[str], out: Optional[Path], n_traj: Optional[int] = None, res: Optional[int] = None,
         steps: Optional[int] = None, seed: int = 0, list_: bool = False,
-        echo: Callable[..., None] = typer.echo) -> Optional[Path]:
+        echo: Callable[..., None] = typer.echo, quiet: bool = False) -> Optional[Path]:
     """List datasets (``list_``) or generate ``name`` into ``out/name``.
 
     Bad requests raise `ConfigError` naming the argument (the CLI prints it and exits 2); a solver
-    that blows up exits 1.
+    that blows up exits 1. ``quiet`` hides the progress bar (frames, rate, ETA on stderr).
     """
     from walrus.plugins import get_registry
 
@@ -71,7 +71,7 @@ def run(*, name: Optional[str], out: Optional[Path], n_traj: Optional[int] = Non
     from walrus.data.generators.pipeline import generate_dataset
 
     try:
-        path = generate_dataset(name, out, n_traj=n_traj, res=res, steps=steps, seed=seed)
+        path = generate_dataset(name, out, n_traj=n_traj, res=res, steps=steps, seed=seed, progress=not quiet)
     except WalrusError:
         raise
     except ValueError as exc:

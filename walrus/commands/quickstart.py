@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from walrus.atomic import atomic_path
+
 DATASET = "shallow_water_pyclaw"
 
 
@@ -49,7 +51,7 @@ def _solver(res: int, seed: int):
     return make_solver(res, np.random.default_rng([seed, 10_000]))  # not one of the training draws
 
 
-def _train(data_dir: Path, out: Path, plan: Plan, seed: int) -> tuple[Path, list[float]]:
+def _train(data_dir: Path, out: Path, plan: Plan, seed: int, progress: bool = False) -> tuple[Path, list[float]]:
     import shutil
 
     from walrus.train import TrainConfig
@@ -59,7 +61,7 @@ def _train(data_dir: Path, out: Path, plan: Plan, seed: int) -> tuple[Path, list
     cfg = TrainConfig(datasets=[{"name": DATASET, "path": str(data_dir)}], out_dir=str(out / "train"),
                       preset="walrus-tiny", epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch, warmup_epochs=0,
                       cooldown_epochs=0, validate_every=0, lr=plan.lr, history_2d=6, max_dt_stride=1,
-                      progress=False, seed=seed)
+                      progress=progress, seed=seed)
     trainer = Trainer(cfg)
     losses = trainer.fit()
     path = trainer.export(out / "model.safetensors")
@@ -73,13 +75,14 @@ def _stack(frames: list[dict]) -> np.ndarray:
 
 
 def run(out: Path, seed: int = 0, echo: Callable[[str], None] = print, *, fast: bool = False,
-        checkpoint: Path | None = None) -> dict:
+        checkpoint: Path | None = None, quiet: bool = True) -> dict:
     """Run the quickstart into ``out``; returns the figures it printed (and writes them to summary.json).
 
-    ``checkpoint`` skips generation and training and uses that model instead.
+    ``checkpoint`` skips generation and training and uses that model instead. ``quiet=False``
+    shows a progress bar (rate, ETA) on stderr for each stage; the printed summary is the same.
     """
     check_args(out=out, seed=seed, checkpoint=checkpoint)
-    return _run(Path(out), seed, echo, fast=fast, checkpoint=checkpoint)
+    return _run(Path(out), seed, echo, fast=fast, checkpoint=checkpoint, quiet=quiet)
 
 
 def check_args(*, out: Path, seed: int, checkpoint: Path | None = None) -> None:
@@ -97,9 +100,11 @@ def check_args(*, out: Path, seed: int, checkpoint: Path | None = None) -> None:
                           received=str(checkpoint))
 
 
-def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, checkpoint: Path | None) -> dict:
+def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, checkpoint: Path | None,
+         quiet: bool = True) -> dict:
     """The quickstart itself (arguments already checked)."""
     import torch
+    from tqdm.auto import tqdm
 
     from walrus.data.generators.shallow_water import COORD_UNITS, DT_OUT, UNITS
     from walrus.surrogate import Surrogate
@@ -120,12 +125,12 @@ def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, check
 
         t0 = time.perf_counter()
         data_dir = generate_dataset(DATASET, out / "data", n_traj=plan.n_traj, res=plan.res, steps=plan.steps,
-                                    seed=seed, progress=False)
+                                    seed=seed, progress=not quiet)
         summary["generate_seconds"] = time.perf_counter() - t0
         echo(f"[1/4] PyClaw shallow water: {plan.n_traj} trajectories x {plan.steps} frames of "
              f"{plan.res}x{plan.res} in {summary['generate_seconds']:.1f} s -> {data_dir}")
         t0 = time.perf_counter()
-        checkpoint, losses = _train(data_dir, out, plan, seed)
+        checkpoint, losses = _train(data_dir, out, plan, seed, progress=not quiet)
         summary["train_seconds"] = time.perf_counter() - t0
         summary["train_loss_first_last"] = [float(np.mean(losses[:10])), float(np.mean(losses[-10:]))]
         echo(f"[2/4] trained walrus-tiny for {plan.epochs * plan.steps_per_epoch} steps in {summary['train_seconds']:.1f} s "
@@ -140,7 +145,7 @@ def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, check
     qmap = QMAPS["shallow_water"]
     solver_frames = [qmap.to_fields(np.array(solution.state.q))]
     t0 = time.perf_counter()
-    for i in range(plan.rollout):
+    for i in tqdm(range(plan.rollout), desc="solver run", unit="step", disable=quiet, dynamic_ncols=True):
         solver.evolve_to_time(solution, (i + 1) * DT_OUT)
         solver_frames.append({k: np.array(v) for k, v in qmap.to_fields(np.array(solution.state.q)).items()})
     solver_seconds = time.perf_counter() - t0
@@ -152,7 +157,7 @@ def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, check
                           dt=DT_OUT, policy=HybridPolicy(k=plan.k, m=plan.m), guard=guard)
     hybrid_frames = [hybrid.coupling.read()]
     t0 = time.perf_counter()
-    for _ in range(plan.rollout):
+    for _ in tqdm(range(plan.rollout), desc="hybrid run", unit="step", disable=quiet, dynamic_ncols=True):
         hybrid.step()
         hybrid_frames.append(hybrid.frame())
     hybrid_seconds = time.perf_counter() - t0
@@ -184,23 +189,41 @@ def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, check
          f"the surrogate is not: the point here is the coupling, not the speed)")
 
     # 4. files
-    paths = _write_outputs(out, hybrid, solver_frames, hybrid_frames, kinds, err, channels, SURROGATE)
+    paths = _write_outputs(out, hybrid, solver_frames, hybrid_frames, kinds, err, channels, SURROGATE,
+                           progress=not quiet)
     summary["files"] = {k: str(v) for k, v in paths.items()}
     summary["total_seconds"] = time.perf_counter() - t_all
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
     echo(f"[4/4] wrote " + ", ".join(str(p) for p in paths.values()) + f", {out / 'summary.json'}")
     echo(f"done in {summary['total_seconds']:.1f} s")
     return summary
 
 
-def _write_outputs(out: Path, hybrid, solver_frames, hybrid_frames, kinds, err, channels, surrogate_kind) -> dict:
-    from walrus.io.xr import to_netcdf
+def _write_outputs(out: Path, hybrid, solver_frames, hybrid_frames, kinds, err, channels, surrogate_kind,
+                   progress: bool = False) -> dict:
+    from walrus.plot import animate_rollout
 
     times = np.arange(len(solver_frames)) * hybrid.dt
     layout = hybrid.layout  # the solver's units, axis and time units included (shallow_water.UNITS, COORD_UNITS)
-    paths = {}
-    for name, frames in (("solver", solver_frames), ("hybrid", hybrid_frames)):
-        ds = layout.state(frames, times).to_dataset()
+    paths, datasets = write_rollouts(out, layout.state(solver_frames, times), layout.state(hybrid_frames, times),
+                                     kinds, surrogate_kind)
+    paths["png"] = _png(out / "comparison.png", times, solver_frames, hybrid_frames, kinds, err, channels,
+                        surrogate_kind)
+    paths["gif"] = animate_rollout(*datasets, out / "comparison.gif", fields=["height"], progress=progress).path
+    return paths
+
+
+def write_rollouts(out: Path, solver, hybrid, kinds, surrogate_kind) -> tuple[dict, tuple]:
+    """Write the solver-only and the hybrid run (two `State`s over the same times) as ``solver.nc`` and
+    ``hybrid.nc``; the hybrid gets a ``step_kind`` flag per frame (0 solver, 1 surrogate; the first
+    frame is the initial condition). Returns ``({"solver_nc": path, "hybrid_nc": path}, (ds, ds))``,
+    the input of `walrus plot` / :func:`walrus.plot.animate_rollout`."""
+    from walrus.io.xr import to_netcdf
+
+    paths, datasets = {}, []
+    for name, state in (("solver", solver), ("hybrid", hybrid)):
+        ds = state.to_dataset()
         if name == "hybrid":
             flags = np.array([0] + [1 if k == surrogate_kind else 0 for k in kinds], dtype=np.int8)
             ds["step_kind"] = ("time", flags, {"flag_values": np.array([0, 1], dtype=np.int8),
@@ -208,10 +231,8 @@ def _write_outputs(out: Path, hybrid, solver_frames, hybrid_frames, kinds, err, 
                                                "long_name": "what computed the frame"})
         ds.attrs["title"] = f"walrus quickstart: shallow water, {name} run"
         paths[f"{name}_nc"] = to_netcdf(ds, out / f"{name}.nc")
-    paths["png"] = _png(out / "comparison.png", times, solver_frames, hybrid_frames, kinds, err, channels,
-                        surrogate_kind)
-    paths["gif"] = _gif(out / "comparison.gif", times, solver_frames, hybrid_frames, kinds)
-    return paths
+        datasets.append(ds)
+    return paths, tuple(datasets)
 
 
 def _png(path, times, solver_frames, hybrid_frames, kinds, err, channels, surrogate_kind) -> Path:
@@ -244,37 +265,7 @@ def _png(path, times, solver_frames, hybrid_frames, kinds, err, channels, surrog
     ax.set_title("VRMSE of the hybrid run against the solver-only run (shaded: frames from the surrogate)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _gif(path, times, solver_frames, hybrid_frames, kinds) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    lo = min(min(f["height"].min() for f in solver_frames), min(f["height"].min() for f in hybrid_frames))
-    hi = max(max(f["height"].max() for f in solver_frames), max(f["height"].max() for f in hybrid_frames))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-    images = []
-    for ax, title, frames in zip(axes, ("solver", "hybrid"), (solver_frames, hybrid_frames)):
-        images.append(ax.imshow(frames[0]["height"].T, origin="lower", extent=(0, 10, 0, 10), vmin=lo, vmax=hi,
-                                cmap="viridis"))
-        ax.set_title(title)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    label = fig.suptitle("")
-    step_kinds = ["initial"] + list(kinds)
-
-    def draw(i):
-        images[0].set_data(solver_frames[i]["height"].T)
-        images[1].set_data(hybrid_frames[i]["height"].T)
-        label.set_text(f"water height, t = {times[i]:.2f} s (hybrid frame from: {step_kinds[i]})")
-        return images
-
-    FuncAnimation(fig, draw, frames=len(times), blit=False).save(path, writer=PillowWriter(fps=4))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return path

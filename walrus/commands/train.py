@@ -24,10 +24,12 @@ def check_files(cfg: TrainConfig, source: Path | str) -> None:
                           received=repr(cfg.init_from), hint=f"in {source}")
 
 
-def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None, echo: Callable[[str], None]) -> None:
+def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None, echo: Callable[[str], None],
+        quiet: bool = False) -> None:
+    """``quiet`` turns the progress bars off; otherwise the config's ``progress:`` decides."""
     from walrus.train.trainer import Trainer
 
-    cfg = TrainConfig.from_yaml(config, out_dir=out_dir, max_steps=max_steps)
+    cfg = TrainConfig.from_yaml(config, out_dir=out_dir, max_steps=max_steps, progress=False if quiet else None)
     if finetune and not cfg.init_from:
         raise ConfigError("fine-tuning needs `init_from:`", field="init_from",
                           expected="our checkpoint or the official walrus.pt", received="nothing",

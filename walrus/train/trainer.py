@@ -236,6 +236,8 @@ class Trainer:
         self.resume()
         losses = []
         total = cfg.epochs * cfg.steps_per_epoch
+        if cfg.max_steps is not None:  # the bar (its ETA) ends where this run stops
+            total = min(total, cfg.max_steps)
         bar = tqdm(total=total, initial=self.global_step, disable=not (cfg.progress and self.info.is_main),
                    desc="train", unit="step", dynamic_ncols=True)
         self.engine.module.train()

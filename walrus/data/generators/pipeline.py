@@ -153,7 +153,7 @@ def generate_dataset(name: str, out: Path, *, n_traj: Optional[int] = None, res:
     for what, value, low in (("res", res, 8), ("steps", steps, 2)):
         if value < low:
             raise ValueError(f"{what} must be at least {low}, received {value}")
-    with tqdm(total=n_traj * steps, desc=name, unit="frame", disable=not progress, leave=False) as bar:
+    with tqdm(total=n_traj * steps, desc=name, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
         data = spec.generator(n_traj=n_traj, res=res, steps=steps, seed=seed, progress=bar.update)
     check_generated(spec, data, registry, n_traj, steps)
     dataset_dir = Path(out) / name
