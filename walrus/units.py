@@ -3,11 +3,19 @@
 CF files write units as ``m s-1``, ``kg m-3`` or ``1``; cf-xarray's registry parses those and
 formats units back the same way, so values and units survive a netCDF round trip exactly.
 pint-xarray needs ``force_ndarray_like``; ``setup_registry`` sets it.
+
+The registry is set up once, here. cf-xarray builds it at import time by redefining units pint
+already has (``C``, ``d``, ``h``, ``year``, ``degrees``, ``[speed]``, ...); pint logs each as a
+"Redefining" warning, which any logging handler (Dedalus installs one on the root logger when
+xarray loads its backend) prints on the first open of a file. Those expected redefinitions are
+dropped while cf-xarray is imported, and only then.
 """
 
 from __future__ import annotations
 
-import cf_xarray.units  # noqa: F401  (registers the "cf" unit format)
+import logging
+import warnings
+
 import numpy as np
 import pint
 import pint_xarray
@@ -16,7 +24,32 @@ from walrus.errors import UnitError
 
 __all__ = ["ureg", "parse_units", "format_units", "check_compatible", "conversion", "same_units"]
 
-ureg: pint.UnitRegistry = pint_xarray.setup_registry(cf_xarray.units.units)
+
+
+class _DropRedefinitions(logging.Filter):
+    """Drops pint's "Redefining '...'" log records (cf-xarray's deliberate overrides)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Redefining '")
+
+
+def _cf_registry() -> pint.UnitRegistry:
+    """cf-xarray's registry, imported without its redefinition log records or its matplotlib notice."""
+    pint_logger = logging.getLogger("pint.util")  # where pint's registry logs redefinitions
+    quiet = _DropRedefinitions()
+    pint_logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            # cf-xarray warns when matplotlib is missing; walrus does not plot with units
+            warnings.filterwarnings("ignore", message=r"Import\(s\) unavailable to set up matplotlib",
+                                    category=UserWarning)
+            import cf_xarray.units  # registers the "cf" unit format too
+    finally:
+        pint_logger.removeFilter(quiet)
+    return cf_xarray.units.units
+
+
+ureg: pint.UnitRegistry = pint_xarray.setup_registry(_cf_registry())
 pint.set_application_registry(ureg)
 
 

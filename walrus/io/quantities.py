@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import numpy as np
 import pint
 import xarray as xr
 
@@ -26,18 +25,32 @@ def is_quantified(ds: xr.Dataset | xr.DataArray) -> bool:
     return any(isinstance(getattr(v, "data", None), pint.Quantity) for v in variables)
 
 
+def _pint_reason(exc: Exception) -> str:
+    """One line from a pint / pint-xarray error (pint-xarray groups them; its notes name the variable)."""
+    subs = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+    return "; ".join(" ".join([f"{type(e).__name__}: {e}", *getattr(e, "__notes__", ())]) for e in subs)[:300]
+
+
 def quantify(ds: xr.Dataset) -> xr.Dataset:
-    """Turn every ``units`` attribute into pint units (CF-aware registry); variables without one stay plain."""
+    """Turn every ``units`` attribute into pint units (``ds.pint.quantify``, CF-aware registry).
+
+    Variables without units stay plain. Each attribute is parsed by :func:`walrus.units.parse_units`
+    first, so a bad one raises UnitError naming the variable (pint-xarray would raise a group of
+    pint errors); pint-xarray then attaches the parsed units.
+    """
     if is_quantified(ds):
         return ds
-    for name, v in ds.variables.items():
-        if "units" in v.attrs:
-            parse_units(v.attrs["units"], field=str(name))  # walrus error naming the variable
-    return ds.pint.quantify(unit_registry=ureg)
+    units = {name: parse_units(v.attrs["units"], field=str(name)) for name, v in ds.variables.items()
+             if "units" in v.attrs}
+    try:
+        return ds.pint.quantify(units, unit_registry=ureg)
+    except Exception as exc:  # pint-xarray groups pint's errors (PintExceptionGroup)
+        raise UnitError("cannot attach units", field=", ".join(map(str, units)),
+                        expected="arrays pint can hold", received=_pint_reason(exc)) from exc
 
 
 def dequantify(ds: xr.Dataset) -> xr.Dataset:
-    """Pint quantities back to plain arrays with CF ``units`` attributes (``m s-1`` style)."""
+    """Pint quantities back to plain arrays with CF ``units`` attributes (``ds.pint.dequantify``, ``m s-1`` style)."""
     if not is_quantified(ds):
         return ds
     return ds.pint.dequantify(format="cf")
@@ -55,14 +68,16 @@ def units_of(ds: xr.Dataset) -> dict[str, str]:
 
 
 def convert_units(ds: xr.Dataset, units: Mapping[str, str]) -> xr.Dataset:
-    """Return ``ds`` with the named variables converted to ``units`` (attribute form kept).
+    """Return ``ds`` with the named variables converted to ``units`` (``ds.pint.to``; attribute form kept).
 
     A variable without units raises UnitError (walrus never guesses); incompatible dimensions
-    raise UnitError naming the variable, the expected and the received units.
+    raise UnitError naming the variable, the expected and the received units. Only the named
+    variables go through pint-xarray, so the other variables' attributes stay exactly as given
+    (even units pint cannot parse, or CF time units such as ``days since 2000-01-01``).
     """
     quantified = is_quantified(ds)
     plain = dequantify(ds)
-    out = plain.copy()
+    sources, targets = {}, {}
     for name, target in units.items():
         if name not in plain.variables:
             raise UnitError("no such variable to convert", field=name, expected=f"one of {list(plain.variables)}",
@@ -71,14 +86,20 @@ def convert_units(ds: xr.Dataset, units: Mapping[str, str]) -> xr.Dataset:
         if "units" not in v.attrs:
             raise UnitError("variable has no units to convert from", field=name,
                             expected=f"a 'units' attribute compatible with '{format_units(target)}'", received="none")
-        check_compatible(v.attrs["units"], target, field=name)
-        src, dst = parse_units(v.attrs["units"]), parse_units(target)
-        values = v.values
-        if src != dst:
-            values = ureg.Quantity(np.asarray(values), src).to(dst).magnitude.astype(v.dtype, copy=False)
-        new = xr.Variable(v.dims, values, dict(v.attrs, units=format_units(dst)), v.encoding)
-        if name in plain.coords:
-            out = out.assign_coords({name: new})
-        else:
-            out[name] = new
+        check_compatible(v.attrs["units"], target, field=name)  # walrus's message, before pint's
+        # pint Units, not strings: pint-xarray 0.6 cannot convert an index coordinate to a unit string
+        sources[name], targets[name] = parse_units(v.attrs["units"]), parse_units(target)
+    if not targets:
+        return ds
+    named = plain.drop_vars([n for n in plain.variables if n not in targets])
+    try:
+        converted = named.pint.quantify(sources, unit_registry=ureg).pint.to(targets).pint.dequantify(format="cf")
+    except Exception as exc:  # pint-xarray groups pint's errors; numpy raises its own on non-numeric data
+        raise UnitError("cannot convert", field=", ".join(targets),
+                        expected=f"values convertible to {({n: format_units(u) for n, u in targets.items()})}",
+                        received=_pint_reason(exc)) from exc
+    out = plain.copy()
+    for name in targets:
+        new = converted.variables[name]
+        out = out.assign_coords({name: new}) if name in plain.coords else out.assign({name: new})
     return quantify(out) if quantified else out
