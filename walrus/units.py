@@ -25,7 +25,6 @@ from walrus.errors import UnitError
 __all__ = ["ureg", "parse_units", "format_units", "check_compatible", "conversion", "same_units"]
 
 
-
 class _DropRedefinitions(logging.Filter):
     """Drops pint's "Redefining '...'" log records (cf-xarray's deliberate overrides)."""
 
