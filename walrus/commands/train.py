@@ -27,6 +27,7 @@ def check_files(cfg: TrainConfig, source: Path | str) -> None:
 def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None, echo: Callable[[str], None],
         quiet: bool = False) -> None:
     """``quiet`` turns the progress bars off; otherwise the config's ``progress:`` decides."""
+    from walrus.train.corpus import prepare_corpus
     from walrus.train.trainer import Trainer
 
     cfg = TrainConfig.from_yaml(config, out_dir=out_dir, max_steps=max_steps, progress=False if quiet else None)
@@ -34,6 +35,7 @@ def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None
         raise ConfigError("fine-tuning needs `init_from:`", field="init_from",
                           expected="our checkpoint or the official walrus.pt", received="nothing",
                           hint=f"in {config}")
+    prepare_corpus(cfg, progress=cfg.progress, echo=echo, source=str(config))
     check_files(cfg, config)
     trainer = Trainer(cfg)
     losses = trainer.fit()

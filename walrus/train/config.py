@@ -28,6 +28,8 @@ ENGINES = ("single", "fsdp", "deepspeed")
 SAMPLINGS = ("topology", "global", "naive")
 MIXED_PRECISIONS = (None, "bf16")
 
+#: what a corpus entry's `generate:` may set (walrus.data.generators.pipeline.generate_dataset)
+GENERATE_KEYS = ("n_traj", "res", "steps", "seed")
 #: the largest count any option takes (a guard against typos such as 1e30 and against int64 overflow)
 MAX_COUNT = 10 ** 12
 #: the largest config file read (a YAML config is a few hundred bytes)
@@ -108,13 +110,16 @@ class DatasetConfig:
     """A corpus member: a registered dataset name, a Well dataset root (with data/<split>/), or both.
 
     A name without a ``path`` must be a dataset the plugins register (its files are found there);
-    with a ``path`` the name may be any label.
+    with a ``path`` the name may be any label. ``generate`` ({n_traj, res, steps, seed}, any
+    subset) makes `walrus train` generate a registered generated dataset into ``path`` first when
+    that directory holds no data yet (walrus.train.corpus).
     """
 
     name: str
     path: str | None = None
     train_split: str = "train"
     valid_split: str = "valid"
+    generate: dict | None = None
 
     def __post_init__(self):
         self.check("dataset")
@@ -124,6 +129,8 @@ class DatasetConfig:
         check_str(f"{key}.path", self.path, optional=True, what="the dataset root, holding data/<split>/")
         check_str(f"{key}.train_split", self.train_split)
         check_str(f"{key}.valid_split", self.valid_split)
+        if self.generate is not None:
+            self.check_generate(f"{key}.generate")
         if self.path is None:
             from walrus.plugins import datasets
 
@@ -133,6 +140,20 @@ class DatasetConfig:
                                   expected=f"a registered dataset ({', '.join(registered) or 'none registered'}) "
                                            "or a `path:` to a Well dataset root",
                                   received=repr(self.name), hint=_did_you_mean(self.name, registered))
+
+    def check_generate(self, key: str) -> None:
+        if not isinstance(self.generate, dict):
+            raise ConfigError(field=key, expected=f"a mapping with keys among {GENERATE_KEYS}",
+                              received=_received(self.generate))
+        for k, v in self.generate.items():
+            if k not in GENERATE_KEYS:
+                raise ConfigError("unknown generation option", field=f"{key}.{k}", expected=f"one of {GENERATE_KEYS}",
+                                  received=repr(k), hint=_did_you_mean(k, GENERATE_KEYS))
+            low = {"n_traj": 3, "res": 8, "steps": 2, "seed": 0}[k]
+            check_int(f"{key}.{k}", v, low, what="generation option")
+        if self.path is None:
+            raise ConfigError("`generate` needs a `path` to write the dataset to", field=f"{key[:-len('.generate')]}.path",
+                              expected="a directory for the generated dataset", received="nothing")
 
     @classmethod
     def build(cls, key: str, entry: Any) -> "DatasetConfig":

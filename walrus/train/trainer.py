@@ -15,9 +15,8 @@ from tqdm.auto import tqdm
 
 import walrus
 from walrus.data.well_dataset import WellWindowDataset
-from walrus.metrics import vrmse
 from walrus.model.checkpoint import extend_vocabulary, load_any, save_checkpoint
-from walrus.model.normalization import normalize_input, reconstruct, rms_stats
+from walrus.model.normalization import normalize_input, rms_stats
 from walrus.hooks import SymmetryRule
 from walrus.layout import ChannelLayout
 from walrus.train.augmentation import ROTATABLE_GRIDS, layout_rules
@@ -27,6 +26,7 @@ from walrus.train.checkpointing import (full_model_state, latest_checkpoint, loa
 from walrus.train.config import DatasetConfig, TrainConfig
 from walrus.train.distributed import (DeepSpeedEngine, DistInfo, FSDPEngine, SingleEngine, init_distributed,
                                       pick_device)
+from walrus.train.evaluation import rollout_vrmse, walrus_predictor
 from walrus.train.loss import delta_l1_loss
 from walrus.train.loader import MicroBatchLoader, resolve_num_workers
 from walrus.train.sampler import MultisetSampler
@@ -282,7 +282,7 @@ class Trainer:
             per_step = []
             for i in range(n):
                 batch = collate([member.valid[i]], member.layout, member.name).to(self.device)
-                per_step.append(self._rollout_vrmse(batch, seed=i))
+                per_step.append(rollout_vrmse(walrus_predictor(self.engine.module, seed=i), batch))
             errors = torch.stack(per_step).mean(0)  # (steps, C_real)
             names = [nm for nm, keep in zip(member.layout.names, member.layout.padded_mask.tolist()) if keep]
             row = {"one_step": {nm: float(errors[0, c]) for c, nm in enumerate(names)}}
@@ -294,25 +294,6 @@ class Trainer:
             results[member.name] = row
         self._log(dict(event="validation", epoch=self.epoch, global_step=self.global_step, metrics=results))
         return results
-
-    def _rollout_vrmse(self, batch, seed: int) -> torch.Tensor:
-        """VRMSE of each autoregressive step against the true future, real channels only."""
-        n_var, window = batch.n_variable, batch.x
-        constants = window[:, :, n_var:]
-        keep = batch.padded_mask
-        gen = torch.Generator().manual_seed(seed)
-        errors = []
-        for t in range(batch.future.shape[0]):
-            stats = rms_stats(window, self.model.config.rms_eps)
-            out = self.engine.module(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen)
-            pred = reconstruct(window[-1], out[-1], stats)[:, :n_var] * keep.view(1, -1, 1, 1, 1)
-            if batch.inside_mask is not None:  # the release zeroes predictions inside obstacles
-                pred = pred * (~batch.inside_mask).unsqueeze(1).to(pred.dtype)
-            truth = batch.future[t]
-            errors.append(vrmse(pred[:, keep].movedim(1, -1), truth[:, keep].movedim(1, -1), 3).mean(0))
-            nxt = torch.cat([pred, constants[-1]], dim=1).unsqueeze(0)
-            window = torch.cat([window[1:], nxt], dim=0)
-        return torch.stack(errors)
 
     # ---------------------------------------------------------------- outputs
     def export(self, path: Path | None = None) -> Path | None:
