@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _progress import add_quiet, cases as progress
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -110,10 +111,12 @@ def main(argv=None) -> dict:
     p.add_argument("--samples", type=int, default=100, help="samples timed per run")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--out", type=Path, default=RESULTS / "data_loading.json")
+    add_quiet(p)
     args = p.parse_args(argv)
     cases = QUICK if args.quick else CASES
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run_case(n, s, args.samples, args.repeat, Path(tmp)) for n, s in cases.items()]
+        results = [run_case(n, s, args.samples, args.repeat, Path(tmp))
+                   for n, s in progress(cases.items(), desc="data_loading", quiet=args.quiet)]
     report = {"benchmark": "data_loading", "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
               "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "setting": "n_steps_input=4, n_steps_output=1, random sample order, no DataLoader workers, float32 files",

@@ -18,7 +18,10 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from itertools import product
 from pathlib import Path
+
+from _progress import add_quiet, cases as progress, say
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -97,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    add_quiet(parser)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     args = parser.parse_args()
 
@@ -107,23 +111,22 @@ def main() -> None:
         return
 
     results = []
-    for preset in args.presets:
-        for dtype in args.dtypes:
-            for mode in args.modes:
-                cmd = [sys.executable, __file__, "--one", f"{preset},{dtype},{mode}", "--device", args.device,
-                       "--shape", *map(str, args.shape), "--history", str(args.history), "--batch", str(args.batch),
-                       "--repeat", str(args.repeat), "--warmup", str(args.warmup)]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    row = dict(preset=preset, device=args.device, dtype=dtype, mode=mode,
-                               error=proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
-                else:
-                    row = json.loads(proc.stdout.strip().splitlines()[-1])
-                results.append(row)
-                mem = row.get("peak_memory_gib", row.get("peak_rss_gib"))
-                print(f"{preset:<13} {dtype:<5} {mode:<8} " + (
-                    f"{row['tokens_per_s']:>12,.0f} tokens/s  {row['seconds_best'] * 1e3:>9.1f} ms  peak {mem:.2f} GiB"
-                    if "error" not in row else f"ERROR {row['error']}"), flush=True)
+    cases = list(product(args.presets, args.dtypes, args.modes))
+    for preset, dtype, mode in progress(cases, desc="model_throughput", quiet=args.quiet):
+        cmd = [sys.executable, __file__, "--one", f"{preset},{dtype},{mode}", "--device", args.device,
+               "--shape", *map(str, args.shape), "--history", str(args.history), "--batch", str(args.batch),
+               "--repeat", str(args.repeat), "--warmup", str(args.warmup)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            row = dict(preset=preset, device=args.device, dtype=dtype, mode=mode,
+                       error=proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
+        else:
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(row)
+        mem = row.get("peak_memory_gib", row.get("peak_rss_gib"))
+        say(f"{preset:<13} {dtype:<5} {mode:<8} " + (
+            f"{row['tokens_per_s']:>12,.0f} tokens/s  {row['seconds_best'] * 1e3:>9.1f} ms  peak {mem:.2f} GiB"
+            if "error" not in row else f"ERROR {row['error']}"))
     out = args.out or RESULTS / f"model_throughput_{args.device.split(':')[0]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(benchmark="model_throughput", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -23,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from _progress import add_quiet, cases as progress, say  # noqa: E402
 from train_throughput import launch  # noqa: E402
 
 
@@ -37,8 +38,10 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="cpu (gloo); cuda needs one GPU per process")
     p.add_argument("--cost-steps", type=int, default=8, help="steps of each per-kind cost measurement (0: skip)")
     p.add_argument("--out", type=Path, default=HERE / "results" / "sampling_balance_cpu.json")
+    add_quiet(p)
     a = p.parse_args()
     rows, costs = [], {}
+    bar = progress(desc="sampling_balance", quiet=a.quiet, total=(2 if a.cost_steps else 0) + 2 * a.repeats, unit="run")
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.jsonl"
         for kind, dataset, batch in (("2d", "2d_a", 2), ("3d", "3d_a", 1)) if a.cost_steps else ():
@@ -49,10 +52,11 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(proc.stderr[-3000:])
             row = json.loads(report.read_text().splitlines()[-1])
+            bar.update(1)
             costs[kind] = dict(samples_per_micro_batch=batch, micro_batch_seconds=1 / row["steps_per_s"],
                                sample_seconds=1 / row["samples_per_s_per_rank"])
-            print(f"{kind}: {costs[kind]['micro_batch_seconds']:.3f} s per micro-batch of {batch}, "
-                  f"{costs[kind]['sample_seconds']:.3f} s per sample", flush=True)
+            say(f"{kind}: {costs[kind]['micro_batch_seconds']:.3f} s per micro-batch of {batch}, "
+                f"{costs[kind]['sample_seconds']:.3f} s per sample")
         if costs:
             costs["sample_cost_ratio_3d_over_2d"] = costs["3d"]["sample_seconds"] / costs["2d"]["sample_seconds"]
             costs["micro_batch_cost_ratio_3d_over_2d"] = (costs["3d"]["micro_batch_seconds"]
@@ -67,8 +71,9 @@ def main() -> None:
                     raise SystemExit(proc.stderr[-3000:])
                 row = dict(json.loads(report.read_text().splitlines()[-1]), repeat=repeat)
                 rows.append(row)
-                print(f"{sampling:<9} {row['steps_per_s']:.3f} steps/s  {row['samples_per_s_total']:.2f} samples/s",
-                      flush=True)
+                bar.update(1)
+                say(f"{sampling:<9} {row['steps_per_s']:.3f} steps/s  {row['samples_per_s_total']:.2f} samples/s")
+    bar.close()
     best = {s: max(r["samples_per_s_total"] for r in rows if r["sampling"] == s) for s in ("naive", "topology")}
     import torch
 

@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from _progress import add_quiet, cases as progress, say  # noqa: E402
 
 
 def simulate(costs: np.ndarray, samples: np.ndarray, ranks: int, group: int, mode: str, accumulation: int,
@@ -60,6 +63,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=HERE / "results" / "sampling_sim.json")
     p.add_argument("--plot", type=Path, default=HERE.parent / "docs" / "sampling_sim.png")
+    add_quiet(p)
     a = p.parse_args()
     measured = json.loads(a.costs.read_text())["per_kind_costs"]
     kinds = a.corpus.split(",")
@@ -72,16 +76,15 @@ def main() -> None:
                 for mode in ("naive", "topology", "global")]
 
     rows = []
-    for sync_every in (False, True):
-        for group in a.groups:
-            for ranks in [r for r in a.ranks if r % group == 0]:
-                naive, topo, glob = speedup(costs, ranks, group, sync_every)
-                rows.append(dict(ranks=ranks, group=group, replicas=ranks // group,
-                                 sync="every micro-batch" if sync_every else "per optimizer step",
-                                 naive_samples_per_s=naive, topology_samples_per_s=topo, global_samples_per_s=glob,
-                                 speedup=topo / naive, global_speedup=glob / naive))
-                print(f"sync {'every' if sync_every else 'step '} G={group:<3} N={ranks:<5} "
-                      f"topology/naive = {topo / naive:.2f}x  global/naive = {glob / naive:.2f}x", flush=True)
+    grid = [(s, g, r) for s in (False, True) for g in a.groups for r in a.ranks if r % g == 0]
+    for sync_every, group, ranks in progress(grid, desc="sampling_sim", quiet=a.quiet):
+        naive, topo, glob = speedup(costs, ranks, group, sync_every)
+        rows.append(dict(ranks=ranks, group=group, replicas=ranks // group,
+                         sync="every micro-batch" if sync_every else "per optimizer step",
+                         naive_samples_per_s=naive, topology_samples_per_s=topo, global_samples_per_s=glob,
+                         speedup=topo / naive, global_speedup=glob / naive))
+        say(f"sync {'every' if sync_every else 'step '} G={group:<3} N={ranks:<5} "
+            f"topology/naive = {topo / naive:.2f}x  global/naive = {glob / naive:.2f}x")
     # one shard group (pure FSDP over all ranks, or a replica on its own): the ceiling of the gain
     single = []
     for ranks in [r for r in a.ranks if r <= 64]:

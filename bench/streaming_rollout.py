@@ -23,19 +23,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _progress import add_quiet, cases as progress, say
 from walrus.io import read_well_file
 from walrus.metrics import vrmse
 from walrus.state import State
 from walrus.surrogate import Surrogate
 
 
-def train(data: Path, name: str, steps: int, out: Path, device: str) -> Path:
+def train(data: Path, name: str, steps: int, out: Path, device: str, quiet: bool = True) -> Path:
     from walrus.train import TrainConfig
     from walrus.train.trainer import Trainer
 
     cfg = TrainConfig(datasets=[{"name": name, "path": str(data)}], out_dir=str(out), preset="walrus-tiny",
                       epochs=1, steps_per_epoch=steps, warmup_epochs=0, cooldown_epochs=0, validate_every=0,
-                      lr=1e-3, checkpoint_every=10 ** 9, progress=False, device=device)
+                      lr=1e-3, checkpoint_every=10 ** 9, progress=not quiet, device=device)
     trainer = Trainer(cfg)
     trainer.fit()
     return trainer.export()
@@ -97,12 +98,14 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "streaming_rollout_cpu.json")
     p.add_argument("--latency-presets", nargs="*", default=[], help="only time the two modes per step for these presets")
+    add_quiet(p)
     a = p.parse_args()
     if a.latency_presets:
-        rows = [step_latency(name, a.device, 128, 6) for name in a.latency_presets]
+        rows = [step_latency(name, a.device, 128, 6)
+                for name in progress(a.latency_presets, desc="step latency", quiet=a.quiet, unit="preset")]
         for r in rows:
-            print(f"{r['preset']:<13} exact {r['exact_s'] * 1e3:8.1f} ms/step  streaming {r['streaming_s'] * 1e3:8.1f} ms/step  "
-                  f"speed-up {r['speedup']:.2f}x", flush=True)
+            say(f"{r['preset']:<13} exact {r['exact_s'] * 1e3:8.1f} ms/step  streaming {r['streaming_s'] * 1e3:8.1f} ms/step  "
+                f"speed-up {r['speedup']:.2f}x")
         payload = dict(benchmark="streaming_step_latency", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        command=" ".join([Path(sys.executable).name, *sys.argv]),
                        machine=dict(torch=torch.__version__, device=a.device,
@@ -116,17 +119,18 @@ def main() -> None:
         from walrus.data.generators.pipeline import generate_dataset
 
         data = a.data or generate_dataset(a.dataset, tmp / "data", n_traj=a.n_traj, res=a.res, steps=a.steps, seed=0,
-                                          progress=False)
+                                          progress=not a.quiet)
         generation_s = time.perf_counter() - start if a.data is None else None
         start = time.perf_counter()
-        checkpoint = a.checkpoint or train(data, a.dataset, a.train_steps, tmp / "run", a.device)
+        checkpoint = a.checkpoint or train(data, a.dataset, a.train_steps, tmp / "run", a.device, a.quiet)
         training_s = time.perf_counter() - start
         if a.save_checkpoint:
             shutil.copy(checkpoint, a.save_checkpoint)
         files = sorted((data / "data" / "valid").glob("*.hdf5")) + sorted((data / "data" / "test").glob("*.hdf5"))
         trajectories = [(f, i) for f in files for i in range(read_well_file(f).sizes.get("sample", 1))]
         rows = []
-        for sample, (file, index) in enumerate(trajectories):
+        for sample, (file, index) in enumerate(progress(trajectories, desc="rollouts", quiet=a.quiet,
+                                                        unit="trajectory")):
             full = State.from_dataset(read_well_file(file), sample=index)
             history = Surrogate.from_pretrained(str(checkpoint)).history_for(full)
             n = min(a.rollout, full.n_steps - history)
@@ -151,9 +155,9 @@ def main() -> None:
                              exact_vrmse_vs_truth=result["exact"]["vrmse"],
                              streaming_vrmse_vs_truth=result["streaming"]["vrmse"],
                              streaming_vrmse_vs_exact=between))
-            print(f"sample {sample}: speed-up {rows[-1]['speedup']:.2f}x; VRMSE vs truth at step {n}: exact "
-                  f"{result['exact']['vrmse'][-1]:.3f}, streaming {result['streaming']['vrmse'][-1]:.3f}; "
-                  f"streaming vs exact {between[-1]:.3f}", flush=True)
+            say(f"sample {sample}: speed-up {rows[-1]['speedup']:.2f}x; VRMSE vs truth at step {n}: exact "
+                f"{result['exact']['vrmse'][-1]:.3f}, streaming {result['streaming']['vrmse'][-1]:.3f}; "
+                f"streaming vs exact {between[-1]:.3f}")
     summary = dict(mean_speedup=float(np.mean([r["speedup"] for r in rows])),
                    mean_final_vrmse_exact=float(np.mean([r["exact_vrmse_vs_truth"][-1] for r in rows])),
                    mean_final_vrmse_streaming=float(np.mean([r["streaming_vrmse_vs_truth"][-1] for r in rows])),

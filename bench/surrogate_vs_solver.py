@@ -31,6 +31,9 @@ import torch
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _progress import add_quiet, cases as progress, say  # noqa: E402
 
 
 def channels_last(frames: list[dict]) -> np.ndarray:
@@ -197,6 +200,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--pyclaw-checkpoint", default=None, help="a shallow-water model (e.g. from walrus quickstart)")
     parser.add_argument("--device", default="cpu", help="where the surrogate runs (the solvers stay on the CPU)")
     parser.add_argument("--out", type=Path, default=RESULTS / "surrogate_vs_solver_cpu.json")
+    add_quiet(parser)
     args = parser.parse_args(argv)
 
     import walrus
@@ -207,18 +211,18 @@ def main(argv=None) -> dict:
     untrained = walrus.get_model("walrus-tiny", device=args.device).eval()
     trained = Surrogate.from_pretrained(args.pyclaw_checkpoint, device=args.device).model if args.pyclaw_checkpoint else None
     rows = []
-    for code in args.codes:
+    for code, res in progress([(c, r) for c in args.codes for r in args.res], desc="surrogate_vs_solver",
+                              quiet=args.quiet):
         model = trained if (code == "pyclaw_shallow_water" and trained is not None) else untrained
-        for res in args.res:
-            row = measure(code, cases[code], res, args.steps, args.k, args.m,
-                          lambda: Surrogate(model, seed=args.seed), args.seed)
-            row["model"] = args.pyclaw_checkpoint if model is trained else "walrus-tiny (untrained)"
-            rows.append(row)
-            print(f"{code:<22} {res:>4}^2  s/time unit: solver {row['solver']['seconds_per_time_unit']:.4g}  "
-                  f"hybrid {row['hybrid']['seconds_per_time_unit']:.4g}  surrogate {row['surrogate']['seconds_per_time_unit']:.4g}"
-                  f"  | VRMSE after warm-up: hybrid {row['hybrid']['vrmse_after_warmup']:.3g}"
-                  f"  surrogate {row['surrogate']['vrmse_after_warmup']:.3g}"
-                  f"  | fallbacks {row['hybrid']['fallbacks']}", flush=True)
+        row = measure(code, cases[code], res, args.steps, args.k, args.m,
+                      lambda: Surrogate(model, seed=args.seed), args.seed)
+        row["model"] = args.pyclaw_checkpoint if model is trained else "walrus-tiny (untrained)"
+        rows.append(row)
+        say(f"{code:<22} {res:>4}^2  s/time unit: solver {row['solver']['seconds_per_time_unit']:.4g}  "
+            f"hybrid {row['hybrid']['seconds_per_time_unit']:.4g}  surrogate {row['surrogate']['seconds_per_time_unit']:.4g}"
+            f"  | VRMSE after warm-up: hybrid {row['hybrid']['vrmse_after_warmup']:.3g}"
+            f"  surrogate {row['surrogate']['vrmse_after_warmup']:.3g}"
+            f"  | fallbacks {row['hybrid']['fallbacks']}")
     result = dict(benchmark="surrogate_vs_solver", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   command=" ".join([Path(sys.executable).name, *sys.argv]), device=args.device,
                   machine=dict(machine(), gpu=torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None),

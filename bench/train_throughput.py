@@ -21,6 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from _progress import add_quiet, cases as progress, say  # noqa: E402
 WORKER = HERE / "_train_worker.py"
 
 
@@ -47,25 +50,26 @@ def main() -> None:
                    help="input-pipeline worker counts to compare (0: synchronous, the batch built in the loop)")
     p.add_argument("--prefetch-factor", type=int, default=2)
     p.add_argument("--out", type=Path, default=None)
+    add_quiet(p)
     a = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.jsonl"
-        for preset in a.presets:
-            for engine, workers in [(e, w) for e in a.engines for w in a.num_workers]:
-                args = ["--preset", preset, "--engine", engine, "--steps", str(a.steps), "--device", a.device,
-                        "--size-2d", str(a.size_2d), "--size-3d", str(a.size_3d),
-                        "--num-workers", str(workers), "--prefetch-factor", str(a.prefetch_factor),
-                        "--data-root", tmp, "--report", str(report)]
-                before = report.read_text().count("\n") if report.exists() else 0
-                proc = launch(args, engine, a.nproc if engine != "single" else 1)
-                lines = report.read_text().splitlines() if report.exists() else []
-                if proc.returncode != 0 or len(lines) == before:
-                    row = dict(preset=preset, engine=engine, num_workers=workers, error=(proc.stderr or "failed").strip().splitlines()[-1])
-                else:
-                    row = json.loads(lines[-1])
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+        grid = [(p_, e, w) for p_ in a.presets for e in a.engines for w in a.num_workers]
+        for preset, engine, workers in progress(grid, desc="train_throughput", quiet=a.quiet, unit="run"):
+            args = ["--preset", preset, "--engine", engine, "--steps", str(a.steps), "--device", a.device,
+                    "--size-2d", str(a.size_2d), "--size-3d", str(a.size_3d),
+                    "--num-workers", str(workers), "--prefetch-factor", str(a.prefetch_factor),
+                    "--data-root", tmp, "--report", str(report)]
+            before = report.read_text().count("\n") if report.exists() else 0
+            proc = launch(args, engine, a.nproc if engine != "single" else 1)
+            lines = report.read_text().splitlines() if report.exists() else []
+            if proc.returncode != 0 or len(lines) == before:
+                row = dict(preset=preset, engine=engine, num_workers=workers, error=(proc.stderr or "failed").strip().splitlines()[-1])
+            else:
+                row = json.loads(lines[-1])
+            rows.append(row)
+            say(json.dumps(row))
     import torch
 
     out = a.out or HERE / "results" / f"train_throughput_{a.device}.json"
