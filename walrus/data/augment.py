@@ -5,6 +5,9 @@ It moves grid points, transforms each field's components by the field's rule (ra
 a plugin's override such as a pseudo-vector's det(R) factor) and moves the boundary rows.
 Arrays may be numpy arrays or torch tensors; a field's array is ``(..., *spatial, *components)``,
 i.e. the D spatial axes come right before the ``rank`` component axes (The Well's layout).
+The Well's ``rotate90(data, p, m)`` is the element ``R[i, p[i]] = 1 - 2 m[i]`` here, with equal
+results for polar fields (tests/data/test_well_equivalence.py); pseudo-vectors and plugin laws
+are what it lacks (docs/reuse.md).
 """
 
 from __future__ import annotations

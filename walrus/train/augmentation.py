@@ -5,7 +5,10 @@ law for each field (rank-derived, a pseudo-vector's det R factor, or a plugin's 
 training honours exactly what the plugins declare. Lifted 2-D data is a one-cell slab; after a
 rotation it may lie in any of the three planes, and the padded-component flags move with it.
 Only cartesian grids are rotated: on spherical or other curvilinear grids an axis permutation is
-not a symmetry, and The Well does not rotate them either.
+not a symmetry, and The Well does not rotate them either (the trainer gives a dataset laws only if
+its grid type is in ROTATABLE_GRIDS). On the overlap with The Well's ``rotate90`` (polar fields of
+rank 0-2, boundary rows) the result is bit-identical: tests/data/test_well_equivalence.py;
+docs/reuse.md says why this code is kept beside The Well's.
 """
 
 from __future__ import annotations
