@@ -146,3 +146,5 @@ def test_mp4_with_ffmpeg(qs_dir, tmp_path):
     result = plot(qs_dir, "-o", tmp_path / "a.mp4", "--dpi", DPI, "--quiet")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "a.mp4").read_bytes()[4:8] == b"ftyp"  # an MP4 container
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "a.mp4"))[0] == T
