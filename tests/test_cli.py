@@ -216,3 +216,15 @@ def test_every_long_command_takes_quiet():
     for command in ("generate", "train", "finetune", "quickstart", "plot"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "--quiet" in result.output, (command, result.output)
+
+
+def test_quickstart_passes_quiet_down(monkeypatch, tmp_path):
+    """The quickstart itself is tested in tests/adapters (fast mode); here only the flag's way down."""
+    import walrus.commands.quickstart as quickstart
+
+    seen = []
+    monkeypatch.setattr(quickstart, "_run", lambda out, seed, echo, **kw: seen.append(kw["quiet"]) or {})
+    for args, quiet in ((["quickstart", "--out", str(tmp_path)], False), (["quickstart", "--out", str(tmp_path), "-q"], True)):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert seen.pop() is quiet

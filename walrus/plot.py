@@ -76,7 +76,8 @@ def plottable_fields(ds) -> dict:
             da = da.isel(sample=0)
         space = [d for d in da.dims if d in axes]
         if len(space) == 3:
-            da = da.isel({space[2]: da.sizes[space[2]] // 2})
+            middle = da.sizes[space[2]] // 2
+            da = da.isel({space[2]: middle}).assign_attrs(da.attrs, slice=f"{space[2]}[{middle}]")
             space = space[:2]
         if len(space) != 2:
             continue
@@ -198,7 +199,8 @@ def _select(ds_solver, ds_surrogate, fields: Sequence[str] | None) -> tuple[list
 
 def _label(da, name: str) -> str:
     units = da.attrs.get("units")
-    return f"{name} [{units}]" if units not in (None, "", "1") else name
+    label = f"{name} [{units}]" if units not in (None, "", "1") else name
+    return f"{label} at {da.attrs['slice']}" if "slice" in da.attrs else label
 
 
 def animate_rollout(ds_solver, ds_surrogate, path, fields: Sequence[str] | None = None, *, fps: float = 4,
@@ -233,10 +235,13 @@ def animate_rollout(ds_solver, ds_surrogate, path, fields: Sequence[str] | None 
     for row, name in enumerate(names):
         a = np.asarray(solver[name].values, dtype=float)
         b = np.asarray(surrogate[name].values, dtype=float)
-        lo, hi = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
+        values = np.concatenate([a.ravel(), b.ravel()])
+        values = values[np.isfinite(values)]  # a diverged surrogate's inf/NaN must not blank the scale
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
-        err = float(np.abs(b - a).max()) or 1e-12
+        diff = np.abs(b - a)[np.isfinite(b - a)]
+        err = float(diff.max()) if diff.size and diff.max() > 0 else 1e-12
         limits[name] = {"value": (lo, hi), "error": (-err, err)}
         label = _label(solver[name], name)
         row_images = []
