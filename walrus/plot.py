@@ -224,13 +224,14 @@ def animate_rollout(ds_solver, ds_surrogate, path, fields: Sequence[str] | None 
     kinds = _step_kinds(ds_surrogate, n_frames)
 
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(len(names), len(COLUMNS), figsize=figure_size(len(names)), squeeze=False,
-                             constrained_layout=True)
+    # a Figure of its own on an Agg canvas: pyplot's state and the caller's backend (a notebook's) stay as they are
+    fig = Figure(figsize=figure_size(len(names)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(names), len(COLUMNS), squeeze=False)
     images, limits = [], {}
     for row, name in enumerate(names):
         a = np.asarray(solver[name].values, dtype=float)
@@ -284,7 +285,6 @@ def animate_rollout(ds_solver, ds_surrogate, path, fields: Sequence[str] | None 
                 shutil.copyfile(staged, tmp)
     finally:
         bar.close()
-        plt.close(fig)
     return Animation(path=path, fields=tuple(names), n_frames=n_frames,
                      size_pixels=(int(round(width * dpi)), int(round(height * dpi))), limits=limits)
 
