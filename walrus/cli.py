@@ -128,11 +128,15 @@ def generate(name: Optional[str] = typer.Argument(None, help="Registered dataset
 def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training YAML."),
           out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
           max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
+          prepare_only: bool = typer.Option(False, "--prepare-only",
+                                            help="Only generate the config's missing datasets (before a torchrun launch)."),
           quiet: bool = quiet_option()) -> None:
-    """Pretrain over the config's datasets (resumes from the newest checkpoint in out_dir)."""
+    """Pretrain over the config's datasets (generating missing ones first; resumes from the newest
+    checkpoint in out_dir)."""
     from walrus.commands.train import run
 
-    run(config, finetune=False, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet)
+    run(config, finetune=False, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet,
+        prepare_only=prepare_only)
 
 
 @app.command()

@@ -93,3 +93,21 @@ def test_prepare_corpus_refuses_non_generated_and_distributed(tmp_path, monkeypa
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ConfigError, match="--prepare-only"):
         prepare_corpus(cfg, progress=False, echo=lambda s: None)
+
+
+def test_walrus_train_prepare_only_generates_and_does_not_train(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from walrus.cli import app
+
+    config = tmp_path / "corpus.yaml"
+    config.write_text(yaml.safe_dump({
+        "datasets": [{"name": "shallow_water_pyclaw", "path": str(tmp_path / "sw"),
+                      "generate": {"n_traj": 3, "res": 8, "steps": 3}}],
+        "out_dir": str(tmp_path / "run")}))
+    result = CliRunner().invoke(app, ["train", str(config), "--prepare-only", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "corpus ready: 1 datasets" in result.output
+    assert list((tmp_path / "sw" / "data" / "train").glob("*.h*5"))
+    assert not (tmp_path / "run").exists()

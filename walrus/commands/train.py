@@ -25,8 +25,9 @@ def check_files(cfg: TrainConfig, source: Path | str) -> None:
 
 
 def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None, echo: Callable[[str], None],
-        quiet: bool = False) -> None:
-    """``quiet`` turns the progress bars off; otherwise the config's ``progress:`` decides."""
+        quiet: bool = False, prepare_only: bool = False) -> None:
+    """``quiet`` turns the progress bars off; otherwise the config's ``progress:`` decides.
+    ``prepare_only`` generates the missing datasets and stops."""
     from walrus.train.corpus import prepare_corpus
     from walrus.train.trainer import Trainer
 
@@ -36,6 +37,9 @@ def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None
                           expected="our checkpoint or the official walrus.pt", received="nothing",
                           hint=f"in {config}")
     prepare_corpus(cfg, progress=cfg.progress, echo=echo, source=str(config))
+    if prepare_only:
+        echo(f"corpus ready: {len(cfg.datasets)} datasets")
+        return
     check_files(cfg, config)
     trainer = Trainer(cfg)
     losses = trainer.fit()
