@@ -211,6 +211,13 @@ register_preset(Preset(
                  gradient_checkpointing_freq=0),
     "A 64-wide, 2-block model that trains on two CPU cores.",
 ))
+register_preset(Preset(
+    "walrus-mini",
+    WalrusConfig(hidden_dim=128, intermediate_dim=32, n_blocks=4, n_heads=4, groups=4,
+                 gradient_checkpointing_freq=0, tokens_per_axis_2d=8, tokens_per_axis_3d=8),
+    "A 128-wide, 4-block model with 8 tokens per axis (coarse patches for CPU speed): the size of "
+    "the model pretrained on the generated corpus (examples/configs/pretrain_corpus.yaml).",
+))
 
 
 def list_models() -> list[str]:
