@@ -19,6 +19,12 @@ def _generate(**kw):
     return acoustics.generate(**kw)
 
 
+def _generate_3d(**kw):
+    from walrus.data.generators import acoustics_3d
+
+    return acoustics_3d.generate(**kw)
+
+
 @hookimpl
 def walrus_fields():
     return [
@@ -59,6 +65,14 @@ def walrus_datasets():
             transforms={"density": "zeros_like_density"}, generator=_generate,
             solver="PyClaw vc_acoustics_2D (clawpack)",
             description="pressure pulses crossing random circular inclusions"),
+        DatasetSpec(
+            name="acoustics_inclusions_3d_pyclaw", domain=DOMAIN, ndim=3, fields=("pressure", "velocity"),
+            constant_fields=("density", "speed_of_sound"),
+            boundary_conditions={"x": "reflecting", "y": "reflecting", "z": "absorbing"},
+            transforms={"density": "zeros_like_density"}, generator=_generate_3d,
+            solver="PyClaw vc_acoustics_3D (clawpack, unsplit with transverse corrections)",
+            description="pressure pulses crossing random spherical inclusions in a duct open at both ends",
+            defaults={"n_traj": 8, "res": 32, "steps": 40}),
         *well_datasets(DOMAIN, {
             "acoustic_scattering_maze": _ACOUSTIC_WELL,
             "acoustic_scattering_inclusions": _ACOUSTIC_WELL,

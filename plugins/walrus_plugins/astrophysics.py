@@ -19,6 +19,12 @@ def _generate(**kw):
     return euler.generate(**kw)
 
 
+def _generate_3d(**kw):
+    from walrus.data.generators import euler_3d
+
+    return euler_3d.generate(**kw)
+
+
 @hookimpl
 def walrus_fields():
     return [
@@ -50,6 +56,12 @@ def walrus_datasets():
             boundary_conditions={"x": "PERIODIC", "y": "PERIODIC"}, generator=_generate,
             solver="PyClaw euler_hlle_2D (clawpack)",
             description="supernova-like blast waves in a clumpy periodic gas, gamma = 5/3"),
+        DatasetSpec(
+            name="euler_blast_3d_pyclaw", domain=DOMAIN, ndim=3, fields=("density", "energy", "pressure", "momentum"),
+            boundary_conditions={"x": "PERIODIC", "y": "PERIODIC", "z": "PERIODIC"}, generator=_generate_3d,
+            solver="PyClaw euler_3D (clawpack, unsplit with transverse corrections)",
+            description="3-D blast waves in a clumpy, stirred periodic gas, gamma 5/3 or 7/5 per trajectory",
+            defaults={"n_traj": 8, "res": 32, "steps": 40}),
         *well_datasets(DOMAIN, {
             "euler_multi_quadrants_openBC": dict(fields=("energy", "density", "pressure", "momentum"),
                                                  boundary_conditions={"x": "OPEN", "y": "OPEN"}),
