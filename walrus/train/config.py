@@ -246,11 +246,13 @@ class TrainConfig:
         if len(self.datasets) > 10_000:
             raise ConfigError(field="datasets", expected="at most 10,000 datasets", received=f"{len(self.datasets)}")
         self.datasets = [DatasetConfig.build(f"datasets[{i}]", d) for i, d in enumerate(self.datasets)]
-        names = [d.name for d in self.datasets]
-        dup = next((n for n in names if names.count(n) > 1), None)
+        # one system may appear several times (e.g. at two resolutions), each time with its own files
+        members = [(d.name, d.path) for d in self.datasets]
+        dup = next((m for m in members if members.count(m) > 1), None)
         if dup is not None:
-            raise ConfigError("a dataset is listed twice", field="datasets", expected="distinct dataset names",
-                              received=f"{dup!r} {names.count(dup)} times")
+            raise ConfigError("a dataset is listed twice", field="datasets",
+                              expected="distinct (name, path) pairs", received=f"{dup[0]!r} at path {dup[1]!r} "
+                                                                               f"{members.count(dup)} times")
 
         check_str("out_dir", self.out_dir, what="the run directory")
         self._check_model()

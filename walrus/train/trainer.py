@@ -291,7 +291,10 @@ class Trainer:
             for a, b in zip(edges[:-1], edges[1:]):
                 row[f"rollout_T={a}:{b}"] = {nm: float(errors[a:b, c].mean()) for c, nm in enumerate(names)}
             row["full_vrmse"] = float(errors.mean())
-            results[member.name] = row
+            # a system listed twice (e.g. two resolutions) is scored per member, named by its directory
+            key = member.name if member.name not in results else \
+                f"{member.name} ({Path(member.train.files[0].path).parents[2].name})"
+            results[key] = row
         self._log(dict(event="validation", epoch=self.epoch, global_step=self.global_step, metrics=results))
         return results
 
