@@ -141,16 +141,22 @@ class Surrogate:
         self._stream_time: float | None = None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = "walrus-tiny", device: str | torch.device = "cpu",
+    def from_pretrained(cls, name_or_path: str | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype | None = None, weights: str | None = None, *,
                         revision: str | None = None, filename: str | None = None, **kwargs) -> "Surrogate":
-        """A preset name (`walrus.list_models()`), our checkpoint, the official walrus.pt (`weights=`
-        with a preset name, or its path as the name), or a hub repo id such as "polymathic-ai/walrus".
+        """With no name: the pretrained model shipped in the package (walrus-mini, no network; see
+        docs/model_card.md). Otherwise a preset name (`walrus.list_models()`; random weights unless
+        `weights=`), our checkpoint, the official walrus.pt (`weights=` with a preset name, or its
+        path as the name), or a hub repo id such as "polymathic-ai/walrus".
 
         An existing local path always wins over a repo id. For hub loads, `revision=` (default: the
         pinned commit, or $WALRUS_HUB_REVISION) and `filename=` (default walrus.pt) pick the file;
         the hub cache under $HF_HOME is used, and HF_HUB_OFFLINE=1 keeps it offline.
         """
+        if name_or_path is None:
+            from walrus.model.pretrained import DEFAULT_PRETRAINED
+
+            name_or_path, weights = DEFAULT_PRETRAINED, weights or "pretrained"
         return cls(get_model(name_or_path, weights=weights, device=device, dtype=dtype, revision=revision,
                              filename=filename), **kwargs)
 

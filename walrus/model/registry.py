@@ -12,6 +12,7 @@ from walrus.model.checkpoint import load_any
 from walrus.model.config import get_preset, list_models
 from walrus.model.hub import HUB_FILENAME, HUB_REPO, HUB_REVISION, hub_download, load_from_hub, looks_like_repo_id
 from walrus.model.network import Walrus
+from walrus.model.pretrained import SHIPPED, load_shipped
 
 __all__ = ["HUB_FILENAME", "HUB_REPO", "HUB_REVISION", "download_official", "get_model"]
 
@@ -23,7 +24,8 @@ def get_model(name: str = "walrus-tiny", weights: str | os.PathLike | None = Non
 
     name: a preset from `list_models()`, the path of a checkpoint (ours or the official file), or a
         hub repo id ("owner/name", e.g. "polymathic-ai/walrus"); an existing local path always wins.
-    weights: a checkpoint path to load into the preset, or "hub" to fetch the official file.
+    weights: a checkpoint path to load into the preset, "hub" to fetch the official file, or
+        "pretrained" for the weights shipped inside the package (`walrus.model.pretrained.SHIPPED`).
     revision, filename: for hub loads only: the repo revision (default `walrus.model.hub.default_revision()`,
         a pinned commit, overridable with $WALRUS_HUB_REVISION) and the weights file (default walrus.pt).
     meta: build on the meta device (no memory, for inspecting layouts and sizes).
@@ -63,8 +65,17 @@ def get_model(name: str = "walrus-tiny", weights: str | os.PathLike | None = Non
                                 received=repr(name))
     preset = get_preset(name)
     if weights is not None and weights != "hub" and not isinstance(weights, (str, os.PathLike)):
-        raise ArgumentError("weights must be a checkpoint path or 'hub'", field="weights",
-                            expected="a path or 'hub'", received=repr(weights)[:80])
+        raise ArgumentError("weights must be a checkpoint path, 'hub' or 'pretrained'", field="weights",
+                            expected="a path, 'hub' or 'pretrained'", received=repr(weights)[:80])
+    if weights == "pretrained":
+        if config_overrides or meta:
+            raise ArgumentError("the shipped weights fix their config", field="weights",
+                                expected="no config overrides or meta= with weights='pretrained'",
+                                received=sorted([*config_overrides, *(["meta"] if meta else [])]))
+        if name not in SHIPPED:
+            raise ArgumentError("no pretrained weights ship with this preset", field="name",
+                                expected=f"one of {sorted(SHIPPED)} with weights='pretrained'", received=repr(name))
+        return load_shipped(name, device=device, dtype=dtype)
     try:
         config = preset.config.replace(**config_overrides) if config_overrides else preset.config
     except WalrusError:
