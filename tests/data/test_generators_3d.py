@@ -106,6 +106,34 @@ def test_acoustic_energy_never_grows_and_the_pulses_move(arrays):
     assert ((rho != 1) | (c != 1)).any(axis=(1, 2, 3)).all()  # every medium has inclusions
 
 
+def test_full_length_acoustic_runs_lose_their_energy():
+    """40 frames at 16^3: with corner transport at Courant 0.8 the medium of trajectory 4 gained 1e8 x its energy."""
+    d = get_registry().dataset(ACOUSTICS).generator(n_traj=5, res=16, steps=40, seed=0)
+    energy = acoustics_3d.acoustic_energy(d.fields["pressure"], d.fields["velocity"],
+                                          d.constant_fields["density"][:, None],
+                                          d.constant_fields["speed_of_sound"][:, None], 16**-3.0)
+    assert (energy <= energy[:, :1] * (1 + acoustics_3d.ENERGY_GROWTH_LIMIT)).all()
+    assert (energy[:, -1] < 0.5 * energy[:, 0]).all()  # the open ends let most of it out
+
+
+def test_an_unstable_acoustics_run_is_refused_not_written(monkeypatch):
+    """Corner transport at Courant 0.8 (PyClaw's 3-D default method, pushed) blows up on trajectory 4."""
+    monkeypatch.setattr(acoustics_3d, "TRANSVERSE_WAVES", 22)
+    monkeypatch.setattr(acoustics_3d, "CFL_DESIRED", 0.8)
+    monkeypatch.setattr(acoustics_3d, "CFL_MAX", 0.9)
+    with pytest.raises(FloatingPointError, match="gained energy"):
+        acoustics_3d.generate(n_traj=5, res=16, steps=40, seed=0)
+
+
+def test_full_length_euler_runs_stay_positive_and_conservative():
+    d = get_registry().dataset(EULER).generator(n_traj=3, res=16, steps=40, seed=0)
+    assert (d.fields["density"] > 0).all() and (d.fields["pressure"] > 0).all()
+    for field in ("density", "energy"):
+        total = _totals(d.fields[field])
+        np.testing.assert_allclose(total, np.broadcast_to(total[:, :1], total.shape), rtol=1e-12)
+    assert d.fields["density"].max() < 4 * d.fields["density"][:, 0].max()  # compressed, not oscillating
+
+
 def test_acoustic_walls_reflect_where_open_ends_transmit():
     """The same pulse at a wall (x) and at an open end (z), in a uniform medium: the wall keeps the energy."""
     from walrus.data.generators._grid import cell_centres
