@@ -79,12 +79,17 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print machine-reada
 @refusals_are_messages
 def quickstart(out: Path = typer.Option(Path("walrus_quickstart"), help="Directory for data, model and figures."),
                seed: int = typer.Option(0, help="Seed for data, training and jitter."),
+               init_from: Optional[Path] = typer.Option(
+                   None, "--init-from", help="Checkpoint to fine-tune (default: the pretrained walrus-mini shipped "
+                                             "with walrus)."),
                quiet: bool = quiet_option()) -> None:
-    """The main job: generate data with a real solver, train walrus-tiny briefly, run the solver with
-    the surrogate swapped in, and report accuracy and speed (netCDF, PNG and GIF written to OUT)."""
+    """The main job: fine-tune the shipped pretrained model briefly on data from a real solver (and,
+    with the same recipe, random weights), score both against persistence on held-out trajectories,
+    run the solver with the surrogate swapped in, and report accuracy and speed (netCDF, PNG and GIF
+    written to OUT)."""
     from walrus.commands.quickstart import run
 
-    run(out=out, seed=seed, echo=typer.echo, quiet=quiet)
+    run(out=out, seed=seed, echo=typer.echo, init_from=init_from, quiet=quiet)
 
 
 @app.command()
