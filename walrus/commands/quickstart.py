@@ -17,11 +17,11 @@
 
 The data are 32x32, a resolution the shipped model was pretrained on (its corpus holds shallow
 water at 32² and 64², examples/configs/pretrain_corpus.yaml); at 16² the patch strides would be
-ones it never saw. The default data seed (0) draws the same trajectories as that corpus's 32²
-shallow-water entry, so the fine-tune data are not new to the pretrained model; the held-out
-trajectories are new to both models. Everything stays on CPU: the full run is sized to finish well
-inside 15 minutes on 2 cores, two thirds of it the two fine-tunes (`fast=True`: well under a
-minute, for tests; the numbers are then only a smoke test).
+ones it never saw. With the default seed (0) the fine-tune data are the first 8 trajectories of that
+corpus's 32² shallow-water entry (generators draw trajectory k from (seed, k)), so they are not
+new to the pretrained model; the held-out trajectories are new to both models. Everything stays on CPU: the full run is sized to finish well
+inside 15 minutes on 2 cores, almost all of it the two fine-tunes of 400 steps (about 0.6 s a step
+or less; `fast=True`: well under a minute, for tests; the numbers are then only a smoke test).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Plan:
     m: int
 
 
-FULL = Plan(n_traj=8, res=32, steps=40, epochs=6, steps_per_epoch=50, batch=4, lr=5e-4, warmup_epochs=1,
+FULL = Plan(n_traj=8, res=32, steps=40, epochs=8, steps_per_epoch=50, batch=4, lr=5e-4, warmup_epochs=1,
             cooldown_epochs=2, heldout_traj=3, heldout_steps=24, heldout_windows=6, eval_rollout=10,
             rollout=30, k=1, m=2)
 FAST = Plan(n_traj=3, res=32, steps=10, epochs=1, steps_per_epoch=2, batch=2, lr=5e-4, warmup_epochs=0,
