@@ -6,7 +6,7 @@ epoch-based where the comparison needs "the same seconds on the same device" as 
 pretraining. Their recipe follows The Well's: inputs are the history frames stacked as channels
 (plus constant fields), z-scored with per-channel statistics of the training split; the output is
 the next frame's change, scaled by the change's per-channel standard deviation ("delta" targets);
-MSE loss, AdamW, cosine learning rate over the step count that fits the budget.
+MSE loss, AdamW, a cosine learning rate over the wall-clock budget.
 
 Data comes through walrus's own data path (`WellWindowDataset` -> `ChannelLayout` -> `Batch`), so
 every model sees the same channels, in the same units, as walrus does, and
@@ -201,24 +201,21 @@ def train_baseline(kind: str, members: list[Member], seconds: float, *, batch_si
         opt.step()
         return float(loss.detach())
 
-    # calibrate: time a few steps at the full rate, then fix the step count the budget allows
-    start = time.perf_counter()
-    losses = [step(draw(), lr) for _ in range(3)]
-    per_step = (time.perf_counter() - start) / 3
-    total = max(3, int(seconds / per_step))
+    # the cosine schedule runs on the clock, so the whole budget is used whatever a step costs
+    # (steps differ in cost between a system's resolutions)
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, initial=3, desc=f"{kind} {members[0].name}", unit="step", disable=not progress,
+    losses = []
+    start = time.perf_counter()
+    with tqdm(total=round(seconds), desc=f"{kind} {members[0].name}", unit="s", disable=not progress,
               leave=False) as bar:
-        for k in range(3, total):
-            if time.perf_counter() - start > seconds:
-                break
-            losses.append(step(draw(), 0.5 * lr * (1 + math.cos(math.pi * k / total))))
-            bar.update(1)
+        while (elapsed := time.perf_counter() - start) < seconds or len(losses) < 3:
+            losses.append(step(draw(), 0.5 * lr * (1 + math.cos(math.pi * min(elapsed / seconds, 1.0)))))
+            bar.update(round(time.perf_counter() - start) - bar.n)
     elapsed = time.perf_counter() - start
     model.eval()
-    info = dict(kind=kind, dataset=members[0].name, resolution=list(resolution), steps=len(losses), seconds=elapsed, budget_seconds=seconds,
-                batch_size=batch_size, lr=lr, size=SIZES[kind][n_dims], history=history,
+    info = dict(kind=kind, dataset=members[0].name, resolution=list(resolution), steps=len(losses),
+                seconds=elapsed, budget_seconds=seconds, batch_size=batch_size, lr=lr, size=SIZES[kind][n_dims], history=history,
                 parameters=sum(p.numel() for p in model.parameters()),
                 loss_first=float(np.mean(losses[:3])), loss_last=float(np.mean(losses[-20:])))
     return model, ch, info
