@@ -1,13 +1,14 @@
 """The pretrained model shipped inside the package: found, verified and loaded with no network.
 
 `walrus.get_model("walrus-mini", weights="pretrained")` and `walrus.Surrogate.from_pretrained()`
-load it. The file's sha256 is fixed here and printed in docs/model_card.md, so a test can tell that
-the weights on disk are the ones the card describes; a mismatch is refused, never loaded.
+load it. The weights' sha256 (walrus's content checksum: every tensor's name, dtype, shape and
+bytes plus the metadata, independent of the file's byte layout, which safetensors does not keep
+stable between writes) is fixed here and printed in docs/model_card.md, so a test can tell that the
+weights on disk are the ones the card describes; a mismatch is refused, never loaded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 from walrus.errors import ArgumentError, CheckpointError
 
 __all__ = ["ShippedModel", "SHIPPED", "DEFAULT_PRETRAINED", "PRETRAINED_DIR", "shipped_path", "load_shipped",
-           "file_sha256"]
+           "weights_sha256", "write_bf16"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
@@ -26,7 +27,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 class ShippedModel:
     preset: str
     filename: str
-    sha256: str        # of the file's bytes (`sha256sum`)
+    sha256: str        # walrus.model.checkpoint.content_sha256 of the file's tensors and metadata
     description: str
 
 
@@ -40,12 +41,12 @@ SHIPPED: dict[str, ShippedModel] = {
 DEFAULT_PRETRAINED = "walrus-mini"
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def weights_sha256(path: str | os.PathLike) -> str:
+    """The content checksum of a walrus safetensors file (the same bytes give the same value however
+    the file was laid out)."""
+    from walrus.model.checkpoint import _safetensors_state, content_sha256, read_metadata
+
+    return content_sha256(_safetensors_state(Path(path)), read_metadata(path))
 
 
 def shipped_path(preset: str = DEFAULT_PRETRAINED, *, verify: bool = True) -> Path:
@@ -60,7 +61,7 @@ def shipped_path(preset: str = DEFAULT_PRETRAINED, *, verify: bool = True) -> Pa
                               expected=f"{entry.filename} inside the walrus package", received="no file",
                               hint="reinstall walrus-physics; a source checkout has it under walrus/pretrained/")
     if verify:
-        got = file_sha256(path)
+        got = weights_sha256(path)
         if got != entry.sha256:
             raise CheckpointError(f"{path}: shipped weights do not match their recorded sha256", field="name",
                                   expected=entry.sha256, received=got,
@@ -74,3 +75,19 @@ def load_shipped(preset: str = DEFAULT_PRETRAINED, *, device: str | torch.device
     from walrus.model.checkpoint import load_checkpoint
 
     return load_checkpoint(shipped_path(preset), device=device, dtype=dtype or torch.float32)
+
+
+def write_bf16(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Store a trained checkpoint's weights in bfloat16 (half the bytes; the network runs in float32
+    from them), keeping its config and metadata; returns the new file's sha256.
+
+        python -c "from walrus.model.pretrained import write_bf16; \\
+                   print(write_bf16('runs/pretrain_corpus/model.safetensors', 'walrus/pretrained/walrus-mini.safetensors'))"
+    """
+    from walrus.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+
+    meta = read_metadata(src)
+    model = load_checkpoint(src).to(torch.bfloat16)
+    user = {k[len("user."):]: v for k, v in meta.items() if k.startswith("user.")}
+    save_checkpoint(model, dst, preset=meta.get("preset") or None, metadata=user)
+    return weights_sha256(dst)
