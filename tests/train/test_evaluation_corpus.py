@@ -111,3 +111,17 @@ def test_walrus_train_prepare_only_generates_and_does_not_train(tmp_path):
     assert "corpus ready: 1 datasets" in result.output
     assert list((tmp_path / "sw" / "data" / "train").glob("*.h*5"))
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_a_bfloat16_file_trains_in_float32(tmp_path, wave_corpus):
+    from walrus.model.checkpoint import save_checkpoint
+    from walrus.train.trainer import build_model
+
+    stored = walrus.get_model("walrus-tiny").to(torch.bfloat16)
+    save_checkpoint(stored, tmp_path / "bf16.safetensors", preset="walrus-tiny")
+    cfg = TrainConfig(datasets=[DatasetConfig(name="waves2d", path=str(wave_corpus["waves2d"]))],
+                      out_dir=str(tmp_path / "run"), init_from=str(tmp_path / "bf16.safetensors"))
+    model = build_model(cfg)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    for (name, got), (_, want) in zip(model.state_dict().items(), stored.state_dict().items()):
+        assert torch.equal(got, want.float()), name

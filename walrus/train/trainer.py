@@ -93,7 +93,8 @@ def build_model(cfg: TrainConfig) -> walrus.Walrus:
         model = training_checkpoint_model(cfg.init_from)
     elif cfg.init_from:
         config = walrus.get_preset(cfg.preset).config.replace(**cfg.model_overrides)
-        model = load_any(cfg.init_from, config=config)
+        # master weights train in float32 whatever the file stores (the shipped model is bfloat16)
+        model = load_any(cfg.init_from, config=config, dtype=torch.float32)
     else:
         model = walrus.get_model(cfg.preset, **cfg.model_overrides)
     if cfg.new_fields:
