@@ -84,9 +84,9 @@ def _solver(res: int, seed: int):
 
 
 def _init_files(init_from: Path, out: Path, seed: int) -> tuple[dict[str, Path], object]:
-    """The two starting points as float32 checkpoints: the given weights (the shipped file stores
-    bfloat16, and the trainer trains in the dtype it loads) and random weights of the same
-    architecture and vocabulary, drawn after ``torch.manual_seed(seed)``."""
+    """The two starting points as checkpoint files, so both fine-tunes start the same way: the
+    given weights and random weights of the same architecture and vocabulary, drawn after
+    ``torch.manual_seed(seed)``."""
     import torch
 
     import walrus
@@ -248,7 +248,7 @@ def _run(out: Path, seed: int, echo: Callable[[str], None], *, fast: bool, init_
         runs[name] = {"init": start, **_finetune(data_dir, out / f"finetune_{name}", inits[name], export, plan, seed,
                                                  progress=not quiet)}
         seconds[f"finetune_{name}"] = runs[name]["seconds"]
-    shutil.rmtree(out / "init")  # float32 copies of the two starting points, for the trainer only
+    shutil.rmtree(out / "init")  # the two starting points, for the trainer only
     summary["finetune"] = runs
     first = runs[RUNS[0]]
     echo(f"[2/5] fine-tuned walrus-mini, {first['steps']} steps of batch {plan.batch} at lr {plan.lr:g}, "
