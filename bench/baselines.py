@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         for name in names:
             members = groups[name]
             batch = cfg.batch_size_3d if members[0].train.n_spatial_dims == 3 else cfg.batch_size_2d
+            if kind == "unet":  # UNetClassic's BatchNorm needs two values per channel at a 1-cell bottleneck (16^3)
+                batch = max(batch, 2)
             model, ch, info = train_baseline(kind, members, per_system, batch_size=batch, seed=cfg.seed,
                                              progress=not args.quiet)
             info["walrus_total_seconds"] = total
