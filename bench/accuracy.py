@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
         label, _, path = spec.partition("=")
         if not path:
             p.error(f"--walrus takes LABEL=CHECKPOINT, received {spec!r}")
-        models[label] = walrus.get_model(path).eval()
+        models[label] = walrus.get_model(path, dtype=torch.float32).eval()  # a bfloat16 file runs in float32
     config = next(iter(models.values())).config if models else walrus.get_model(cfg.preset, meta=True).config
     systems = args.datasets or list(dict.fromkeys(e.name for e in cfg.datasets))
     from tqdm.auto import tqdm
