@@ -34,7 +34,7 @@ class ShippedModel:
 SHIPPED: dict[str, ShippedModel] = {
     "walrus-mini": ShippedModel(
         "walrus-mini", "walrus-mini.safetensors",
-        "0" * 64,
+        "ca237db5fa0af2ea118d61690402f4752cfa9b06a62e723ddf525f19505c8294",
         "walrus-mini pretrained on the generated corpus (examples/configs/pretrain_corpus.yaml); "
         "see docs/model_card.md"),
 }
