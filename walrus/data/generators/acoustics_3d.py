@@ -13,13 +13,8 @@ energy can only leave (open ends) or be dissipated, so a run whose energy grows 
 `ENERGY_GROWTH_LIMIT` is refused rather than written; the limited scheme's discrete energy may
 wobble by ~0.5% at the inclusions (seen at 48^3), an instability grows by orders of magnitude.
 
-Units: the solver runs in code units (a unit box, background density and sound speed 1). The
-linear acoustic equations are invariant under a change of the length, speed and density scales,
-so those code units *are* a physical system once the scales are named: one code unit of length
-is L0 = 1 m (the box is 1 m wide), of speed c0 = 1 m s-1 (the background sound speed) and of
-density rho0 = 1 kg m-3 (the background density). Hence time in L0/c0 = 1 s and pressure in
-rho0 c0^2 = 1 Pa: the numbers are the solver's, the labels are SI under that scaling (`UNITS`,
-`UNIT_SCALING`, written into the files).
+Units: code units named as SI exactly as in ``acoustics.py`` (L0 = 1 m, c0 = 1 m s-1,
+rho0 = 1 kg m-3; so time in s and pressure in Pa: `UNITS`, `UNIT_SCALING`, written into the files).
 """
 
 from __future__ import annotations
