@@ -139,12 +139,12 @@ def test_mp4_without_ffmpeg_names_the_fix(qs_dir, tmp_path, monkeypatch):
 
 
 def test_mp4_with_ffmpeg(qs_dir, tmp_path):
+    import imageio_ffmpeg  # the dev extra installs the video extra: a missing ffmpeg fails, not skips
+
     from walrus.plot import find_ffmpeg
 
-    if find_ffmpeg() is None:
-        pytest.skip("no ffmpeg binary (pip install 'walrus-physics[video]')")
+    assert find_ffmpeg() is not None
     result = plot(qs_dir, "-o", tmp_path / "a.mp4", "--dpi", DPI, "--quiet")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "a.mp4").read_bytes()[4:8] == b"ftyp"  # an MP4 container
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "a.mp4"))[0] == T
