@@ -35,7 +35,7 @@ from walrus.data.well_dataset import WellWindowDataset  # noqa: E402
 from walrus.train.batching import collate, dataset_layout  # noqa: E402
 from walrus.train.config import DatasetConfig, TrainConfig  # noqa: E402
 from walrus.train.evaluation import persistence_predictor, rollout_vrmse, walrus_predictor  # noqa: E402
-from walrus.train.trainer import declared_transforms  # noqa: E402
+from walrus.train.trainer import declared_transforms, window_history  # noqa: E402
 
 #: generator seed of every held-out trajectory; training corpora use other seeds (0 by default)
 HELDOUT_SEED = 20_261_129
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
         first = next(e for e in cfg.datasets if e.name == name)
         probe = WellWindowDataset(Path(first.path) / "data" / first.train_split) if first.path else None
         three_d = probe is not None and probe.n_spatial_dims == 3
-        history = (cfg.history_3d or config.history_3d) if three_d else (cfg.history_2d or config.history_2d)
+        history = window_history(cfg, config, three_d)
         data_dir = heldout_root(cfg, name, args.heldout, n_traj=args.heldout_traj, steps=history + args.rollout,
                                 progress=not args.quiet)
         batches = heldout_batches(data_dir, name, config.field_names, history, args.rollout, args.windows)

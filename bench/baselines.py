@@ -34,7 +34,7 @@ import torch
 from walrus.data.well_dataset import WellWindowDataset
 from walrus.train.batching import Batch, collate, dataset_layout
 from walrus.train.config import TrainConfig
-from walrus.train.trainer import declared_transforms, resolve_dataset_root
+from walrus.train.trainer import declared_transforms, resolve_dataset_root, window_history
 
 KINDS = ("fno", "unet")
 #: sizes for two CPU cores (The Well's defaults, FNO 128 channels / 16 modes and U-Net 48
@@ -160,8 +160,7 @@ def corpus_members(cfg: TrainConfig, model_config) -> dict[str, list[Member]]:
     for entry in cfg.datasets:
         root = resolve_dataset_root(entry)
         probe = WellWindowDataset(root, split=entry.train_split)
-        history = (cfg.history_3d or model_config.history_3d) if probe.n_spatial_dims == 3 \
-            else (cfg.history_2d or model_config.history_2d)
+        history = window_history(cfg, model_config, probe.n_spatial_dims == 3)
         train = WellWindowDataset(root, split=entry.train_split, n_steps_input=history, n_steps_output=1)
         layout = dataset_layout(train, model_config.field_names, declared_transforms(entry.name))
         groups.setdefault(entry.name, []).append(Member(entry.name, train, layout))

@@ -62,6 +62,13 @@ def resolve_dataset_root(entry: DatasetConfig) -> Path:
     return root
 
 
+def window_history(cfg: TrainConfig, model_config, three_d: bool) -> int:
+    """Input frames per window: the config's override, else the model's own (6 in 2-D, 3 in 3-D)."""
+    if three_d:
+        return cfg.history_3d or model_config.history_3d
+    return cfg.history_2d or model_config.history_2d
+
+
 def declared_transforms(name: str) -> dict[str, str]:
     """The field transforms a registered dataset declares (stored field -> the field the model
     sees); none for datasets the plugins do not know."""
@@ -142,8 +149,7 @@ class Trainer:
         root = resolve_dataset_root(entry)
         probe = WellWindowDataset(root, split=entry.train_split)
         three_d = probe.n_spatial_dims == 3
-        history = (self.cfg.history_3d or self.model.config.history_3d) if three_d else \
-            (self.cfg.history_2d or self.model.config.history_2d)
+        history = window_history(self.cfg, self.model.config, three_d)
         train = WellWindowDataset(root, split=entry.train_split, n_steps_input=history, n_steps_output=1,
                                   min_dt_stride=1, max_dt_stride=self.cfg.max_dt_stride)
         valid = None
