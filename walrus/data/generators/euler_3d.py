@@ -13,12 +13,9 @@ unsplit step conserves mass, momentum and energy to round-off. Corner transport
 (``transverse_waves = 22``) at Courant 0.8 let the 3-D acoustics runs blow up (``acoustics_3d.py``)
 and at a stable Courant number costs more than this set-up.
 
-Units: the solver runs in code units (a unit box, density ~1, ambient pressure 1). The Euler
-equations are invariant under a change of the length, density and pressure scales, so the code
-units are a physical system once those are named: one code unit of length is L0 = 1 m (the box
-is 1 m wide), of density rho0 = 1 kg m-3 and of pressure p0 = 1 Pa. Hence speeds in
-sqrt(p0/rho0) = 1 m s-1, time in 1 s, energy density in p0 = 1 J m-3 and momentum density in
-rho0 sqrt(p0/rho0) = 1 kg m-2 s-1; gamma is a pure number (`UNITS`, `UNIT_SCALING`).
+Units: code units named as SI exactly as in ``euler.py`` (L0 = 1 m, rho0 = 1 kg m-3, p0 = 1 Pa;
+so speeds in m s-1, time in s, energy density in J m-3, momentum density in kg m-2 s-1; gamma is
+a pure number: `UNITS`, `UNIT_SCALING`).
 """
 
 from __future__ import annotations
