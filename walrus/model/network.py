@@ -199,16 +199,25 @@ class Walrus(nn.Module):
             bcs = bcs.unsqueeze(0).expand(batch, *bcs.shape)
         return bcs
 
-    def plan(self, spatial_shape: Sequence[int], bcs: Sequence[Sequence[int]]) -> tuple[AxisPlan, ...]:
-        """Token plan for a lifted (3-axis) spatial shape and one set of boundary codes."""
+    def plan(self, spatial_shape: Sequence[int], bcs: Sequence[Sequence[int]],
+             tokens_per_axis: int | None = None) -> tuple[AxisPlan, ...]:
+        """Token plan for a lifted (3-axis) spatial shape and one set of boundary codes.
+
+        tokens_per_axis: the token budget per axis for this input (compute-adaptive tokenisation:
+            fewer tokens are faster, more are finer); default the config's 2-D/3-D targets.
+        """
         cfg = self.config
+        per_2d, per_3d = cfg.tokens_per_axis_2d, cfg.tokens_per_axis_3d
+        if tokens_per_axis is not None:
+            per_2d = per_3d = check_tokens_per_axis(tokens_per_axis)
         return plan_axes(tuple(spatial_shape), tuple(tuple(int(c) for c in bc) for bc in bcs), cfg.base_kernels,
-                         cfg.jitter_patches, cfg.tokens_per_axis_2d, cfg.tokens_per_axis_3d, self.release_strides)
+                         cfg.jitter_patches, per_2d, per_3d, self.release_strides)
 
     # ----------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor, field_ids: torch.Tensor, bcs, *, generator: torch.Generator | None = None,
                 draws: Draws | None = None, deterministic: bool | None = None,
-                mixed_bcs: MixedBoundaryPolicy = "split", check_inputs: bool = True) -> torch.Tensor:
+                mixed_bcs: MixedBoundaryPolicy = "split", check_inputs: bool = True,
+                tokens_per_axis: int | None = None) -> torch.Tensor:
         """Normalised deltas (T, B, C, *spatial) for every input step.
 
         generator: a CPU `torch.Generator` for the jitter, token-roll and drop-path draws
@@ -217,6 +226,8 @@ class Walrus(nn.Module):
         deterministic: no random draws at all (default: `self.deterministic`, False as released).
         mixed_bcs: batch elements with different boundary codes are run as separate groups
             ("split"), read from element 0 only as the release does ("first"), or refused ("error").
+        tokens_per_axis: token budget per spatial axis for this call (default: the config's); the
+            stride pair of each axis is chosen for it, so one set of weights runs coarser or finer.
         """
         if check_inputs:
             x = self.as_input(x)
@@ -231,7 +242,7 @@ class Walrus(nn.Module):
 
         distinct = torch.unique(bcs, dim=0)
         if len(distinct) == 1 or mixed_bcs == "first":
-            out = self._forward_one_bc(x, field_ids, bcs[0], generator, draws, deterministic)
+            out = self._forward_one_bc(x, field_ids, bcs[0], generator, draws, deterministic, tokens_per_axis)
         elif mixed_bcs == "error":
             raise WalrusInputError(f"bcs: batch elements have {len(distinct)} different boundary conditions; "
                                    f"pass mixed_bcs='split' or batch them separately")
@@ -239,7 +250,8 @@ class Walrus(nn.Module):
             out = torch.empty_like(x)
             for bc in distinct:
                 members = (bcs == bc).flatten(1).all(1).nonzero().flatten().to(x.device)
-                out[:, members] = self._forward_one_bc(x[:, members], field_ids, bc, generator, draws, deterministic)
+                out[:, members] = self._forward_one_bc(x[:, members], field_ids, bc, generator, draws, deterministic,
+                                                       tokens_per_axis)
         if check_inputs and not self.training and not torch.isfinite(out).all():
             raise PredictionError("the network produced NaN or infinite values", field="output",
                                   expected="finite values",
@@ -247,22 +259,23 @@ class Walrus(nn.Module):
                                   hint="non-finite weights, or inputs far outside the normalised range")
         return out.squeeze(-1) if lifted else out
 
-    def draw_for(self, x_shape: Sequence[int], bcs, generator: torch.Generator | None = None) -> Draws:
+    def draw_for(self, x_shape: Sequence[int], bcs, generator: torch.Generator | None = None,
+                 tokens_per_axis: int | None = None) -> Draws:
         """The random draws a forward pass on an input of this shape would make (train or eval)."""
         t, b, _, *spatial = x_shape
         spatial = list(spatial) + [1] * (3 - len(spatial))
         bc = self._as_bc_tensor(bcs, b)[0].tolist()
         bc = bc + [[PERIODIC, PERIODIC]] * (3 - len(bc))
-        plans = self.plan(spatial, bc)
+        plans = self.plan(spatial, bc, tokens_per_axis)
         return draw(plans, tuple(p.n_tokens for p in plans), self.config.n_blocks, t, b, self.drop_rates,
                     generator, self.training, block_rolls=self.config.jitter_patches)
 
     def _forward_one_bc(self, x: torch.Tensor, field_ids: torch.Tensor, bc: torch.Tensor,
                         generator: torch.Generator | None, draws: Draws | None,
-                        deterministic: bool | None) -> torch.Tensor:
+                        deterministic: bool | None, tokens_per_axis: int | None = None) -> torch.Tensor:
         cfg = self.config
         t, b, c = x.shape[:3]
-        plans = self.plan(x.shape[3:], bc.tolist())
+        plans = self.plan(x.shape[3:], bc.tolist(), tokens_per_axis)
         grid = tuple(p.n_tokens for p in plans)
         if deterministic if deterministic is not None else self.deterministic:
             draws = Draws.none(cfg.n_blocks)
@@ -335,6 +348,14 @@ class Walrus(nn.Module):
 
 def _is_integer_dtype(dtype: torch.dtype) -> bool:
     return dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def check_tokens_per_axis(value) -> int:
+    """A token budget per axis: a positive whole number (bool, floats with a fraction, zero refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1 <= value <= 4096:
+        raise WalrusInputError("bad token budget", field="tokens_per_axis", expected="a whole number from 1 to 4096",
+                               received=repr(value))
+    return int(value)
 
 
 def check_dimensionality(spatial_shape: Sequence[int]) -> None:

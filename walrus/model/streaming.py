@@ -40,8 +40,10 @@ class StreamState:
 
 
 def open_stream(model: Walrus, frame_shape, field_ids: torch.Tensor, bcs, max_frames: int,
-                draws: Draws | None = None, generator: torch.Generator | None = None) -> StreamState:
-    """Prepare a stream for frames of shape (B, C, H, W, D) with one boundary set `bcs` (3, 2)."""
+                draws: Draws | None = None, generator: torch.Generator | None = None,
+                tokens_per_axis: int | None = None) -> StreamState:
+    """Prepare a stream for frames of shape (B, C, H, W, D) with one boundary set `bcs` (3, 2);
+    `tokens_per_axis` is the token budget, as in `Walrus.forward`."""
     if model.training:
         raise ModelStateError("streaming is for inference: call model.eval() first", field="model",
                               expected="a model in eval mode", received="a model in training mode")
@@ -60,10 +62,10 @@ def open_stream(model: Walrus, frame_shape, field_ids: torch.Tensor, bcs, max_fr
     ids = model.as_index_tensor(field_ids, "field_ids")
     model._check_inputs(torch.zeros((1, 1, c, *spatial), dtype=model.dtype), ids.cpu(), bc.unsqueeze(0))
     bc = bc.tolist()
-    plans = model.plan(spatial, bc)
+    plans = model.plan(spatial, bc, tokens_per_axis)
     if draws is None:
         draws = Draws.none(model.config.n_blocks) if model.deterministic else \
-            model.draw_for((max_frames, b, c, *spatial), [bc] * b, generator)
+            model.draw_for((max_frames, b, c, *spatial), [bc] * b, generator, tokens_per_axis)
     draws.check(plans, model.config.n_blocks, rolls_allowed=model.config.jitter_patches)
     return StreamState(plans, draws, ids, max_frames,
                        [None] * model.config.n_blocks)
