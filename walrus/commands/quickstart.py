@@ -102,17 +102,19 @@ def _init_files(init_from: Path, out: Path, seed: int) -> tuple[dict[str, Path],
     return paths, pretrained
 
 
-def _finetune(data_dir: Path, out_dir: Path, init: Path, export: Path, plan: Plan, seed: int, progress: bool) -> dict:
+def _finetune(data_dir: Path, out_dir: Path, init: Path, export: Path, plan: Plan, seed: int, progress: bool,
+              datasets: list[dict] | None = None) -> dict:
     """One fine-tune; the record holds its recipe (the config but where it starts and writes) and a
     sha256 of the weights it started from, so two runs can be compared. Only the exported model and
-    the training log stay (the training checkpoint, weights and optimizer state, is removed)."""
+    the training log stay (the training checkpoint, weights and optimizer state, is removed).
+    ``datasets`` (TrainConfig entries) replaces the quickstart's one dataset at ``data_dir``."""
     from walrus.model.checkpoint import content_sha256
     from walrus.train import TrainConfig
     from walrus.train.trainer import Trainer
 
     shutil.rmtree(out_dir, ignore_errors=True)  # the trainer would resume a previous quickstart's run
     total = plan.epochs * plan.steps_per_epoch
-    cfg = TrainConfig(datasets=[{"name": DATASET, "path": str(data_dir)}], out_dir=str(out_dir), preset="walrus-mini",
+    cfg = TrainConfig(datasets=datasets or [{"name": DATASET, "path": str(data_dir)}], out_dir=str(out_dir), preset="walrus-mini",
                       init_from=str(init), epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch,
                       batch_size_2d=plan.batch, lr=plan.lr, warmup_epochs=plan.warmup_epochs,
                       cooldown_epochs=plan.cooldown_epochs, max_dt_stride=1, validate_every=0,
