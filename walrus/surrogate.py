@@ -14,6 +14,12 @@ Two rollout modes:
 - "streaming": statistics and draws are fixed when a stream opens, the time attention's keys and
   values are cached, and each new frame passes through the network once (see
   `walrus.model.streaming` for when this equals "exact" and when it is an approximation).
+
+A token budget (``tokens_per_axis=``, compute-adaptive tokenisation, a feature of the paper) trades
+speed for accuracy at inference: fewer tokens per axis cost less attention and run faster, more
+tokens resolve finer detail. The same weights run at any budget, but a model is most accurate at
+the budget it was trained at (the config's ``tokens_per_axis_2d``/``_3d``; 8 for the shipped
+walrus-mini); docs/accuracy.md measures the trade-off on held-out data.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import torch
 
 from walrus.errors import ArgumentError, FieldError, InputKindError, PredictionError, ShapeError, WalrusError
 from walrus.model import get_model
-from walrus.model.network import Walrus
+from walrus.model.network import Walrus, check_tokens_per_axis
 from walrus.model.normalization import RMSStats, normalize_input, reconstruct, rms_stats
 from walrus.model.streaming import StreamState, open_stream, stream_step
 from walrus.state import State
@@ -109,10 +115,16 @@ def dataset_transforms(dataset: str | None, transforms: Mapping[str, str] | None
 class Surrogate:
     """A model as a step function. ``dataset=`` (a registered dataset) or ``transforms=``
     (stored field -> the field the model sees, e.g. ``{"density": "zeros_like_density"}``) applies
-    the same field transforms as training on that dataset did."""
+    the same field transforms as training on that dataset did.
+
+    ``tokens_per_axis`` is the token budget per spatial axis (default None: the model's config, the
+    budget it was trained at). Coarser is faster, finer resolves more, and any budget other than
+    the trained one may cost accuracy. It can be changed between steps (``sur.tokens_per_axis = 4``);
+    an open stream is then re-opened at the new budget."""
 
     def __init__(self, model: Walrus, *, mode: Mode = "exact", history: int | None = None, seed: int | None = 0,
-                 dt: float | None = None, dataset: str | None = None, transforms: Mapping[str, str] | None = None):
+                 dt: float | None = None, dataset: str | None = None, transforms: Mapping[str, str] | None = None,
+                 tokens_per_axis: int | None = None):
         if not isinstance(mode, str) or mode not in ("exact", "streaming"):
             raise ArgumentError("unknown rollout mode", field="mode", expected="'exact' or 'streaming'",
                                 received=repr(mode)[:80])
@@ -128,6 +140,7 @@ class Surrogate:
                 raise ArgumentError("time step", field="dt", expected="a finite positive number or None",
                                     received=repr(dt)[:80])
             dt = float(dt)
+        self.tokens_per_axis = tokens_per_axis  # checked here, before anything else is set up
         self.transforms = dataset_transforms(dataset, transforms)
         self.model = model.eval()
         self.mode = mode
@@ -139,6 +152,16 @@ class Surrogate:
         self._stream_stats: RMSStats | None = None
         self._stream_key: tuple | None = None
         self._stream_time: float | None = None
+
+    @property
+    def tokens_per_axis(self) -> int | None:
+        """Token budget per spatial axis for every prediction (None: the model config's)."""
+        return self._tokens_per_axis
+
+    @tokens_per_axis.setter
+    def tokens_per_axis(self, value: int | None) -> None:
+        self._tokens_per_axis = None if value is None else check_tokens_per_axis(value)
+        self._stream, self._stream_key = None, None  # a stream's token grid is fixed when it opens
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | None = None, device: str | torch.device = "cpu",
@@ -152,6 +175,9 @@ class Surrogate:
         An existing local path always wins over a repo id. For hub loads, `revision=` (default: the
         pinned commit, or $WALRUS_HUB_REVISION) and `filename=` (default walrus.pt) pick the file;
         the hub cache under $HF_HOME is used, and HF_HUB_OFFLINE=1 keeps it offline.
+
+        Other keywords go to `Surrogate` (mode=, history=, seed=, dt=, dataset=, transforms=, and
+        tokens_per_axis= for the token budget).
         """
         if name_or_path is None:
             from walrus.model.pretrained import DEFAULT_PRETRAINED
@@ -230,7 +256,7 @@ class Surrogate:
         stats = self._stats(x, inputs)
         with torch.no_grad():
             out = self.model(normalize_input(x, stats), inputs.field_ids.to(self.device), inputs.bcs,
-                             generator=generator)
+                             generator=generator, tokens_per_axis=self.tokens_per_axis)
         return reconstruct(x[-1], out[-1], stats)
 
     def _predict_streaming(self, st: State, inputs) -> torch.Tensor:
@@ -243,7 +269,8 @@ class Surrogate:
         else:  # open a stream on this window: fix statistics and draws, prefill every frame
             self._stream_stats = self._stats(x, inputs)
             self._stream = open_stream(self.model, x.shape[1:], inputs.field_ids, inputs.bcs[0],
-                                       max_frames=x.shape[0], generator=self.generator)
+                                       max_frames=x.shape[0], generator=self.generator,
+                                       tokens_per_axis=self.tokens_per_axis)
             self._stream_key = key
             frames = x
         stats = self._stream_stats

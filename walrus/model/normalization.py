@@ -53,7 +53,8 @@ def predict_next(model: torch.nn.Module, x: torch.Tensor, field_ids: torch.Tenso
     keep its last output and rebuild the next state, shape (B, C, *spatial).
 
     The output holds every input channel; constant-field channels are meaningless there and
-    are for the caller to drop.
+    are for the caller to drop. `forward_kwargs` go to the model, e.g. ``tokens_per_axis=4`` for a
+    coarser, faster token grid (the token budget of `Walrus.forward`).
     """
     as_input = getattr(model, "as_input", None)
     if as_input is not None:  # a Walrus: cast float64/int inputs to its dtype, refuse the rest by name

@@ -23,15 +23,17 @@ __all__ = ["Predictor", "walrus_predictor", "persistence_predictor", "rollout", 
 Predictor = Callable[[torch.Tensor, Batch], torch.Tensor]
 
 
-def walrus_predictor(model: torch.nn.Module, seed: int = 0) -> Predictor:
+def walrus_predictor(model: torch.nn.Module, seed: int = 0, tokens_per_axis: int | None = None) -> Predictor:
     """The network as a predictor: RMS-normalise the window, predict the normalised delta, add it
-    to the last frame (the release's inference); jitter draws come from one seeded generator."""
+    to the last frame (the release's inference); jitter draws come from one seeded generator.
+    `tokens_per_axis` is the token budget per axis (default: the model config's)."""
+    budget = {} if tokens_per_axis is None else {"tokens_per_axis": tokens_per_axis}
     gen = torch.Generator().manual_seed(seed)
     eps = model.config.rms_eps
 
     def predict(window: torch.Tensor, batch: Batch) -> torch.Tensor:
         stats = rms_stats(window, eps)
-        out = model(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen)
+        out = model(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen, **budget)
         return reconstruct(window[-1], out[-1], stats)[:, :batch.n_variable]
 
     return predict
