@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 # page -> the guide it follows
-OPTIONAL_GUIDES = {"reuse.md": "adapters.md", "accuracy.md": "model.md", "model_card.md": "accuracy.md"}
+OPTIONAL_GUIDES = {"reuse.md": "adapters.md", "accuracy.md": "model.md", "model_card.md": "accuracy.md",
+                   "transfer.md": "model_card.md"}
 
 
 def _title(path: Path) -> str:
