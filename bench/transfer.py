@@ -27,6 +27,7 @@ import json
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ def finetune(config: dict, path: Path, quiet: bool) -> dict:
     log = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()]
     steps = [r for r in log if r["event"] == "train"]
     return dict(config=str(path), seconds=seconds, step_seconds=sum(r["seconds"] for r in steps),
-                steps=len(steps), datasets_seen=[r["dataset"] for r in steps],
+                steps=len(steps), steps_per_dataset=dict(Counter(r["dataset"] for r in steps)),
                 loss=[round(r["loss"], 5) for r in steps], model=str(out_dir / "model.safetensors"))
 
 
