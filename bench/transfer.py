@@ -9,9 +9,9 @@ one seed and the same data (that system's corpus training files), differing only
 then scored on the held-out trajectories of bench/accuracy.py (HELDOUT_SEED, the same windows
 and metric): one-step VRMSE and the mean over rollout steps 1-10 and 11-30.
 
-The recipe is the one `walrus quickstart` fine-tunes with (lr 5e-4, batch 4, one warm-up epoch,
-two cool-down epochs, time stride 1), fixed before any transfer number existed; nothing is tuned
-on held-out data.
+The recipe is the one `walrus quickstart` fine-tunes with (8 epochs, one of warm-up and two of
+cool-down, lr 5e-4, batch 4, time stride 1) at half its epoch length (25 steps: 200 in all), fixed
+before any transfer number existed; nothing is tuned on held-out data.
 
     walrus train examples/configs/pretrain_transfer.yaml
     python bench/transfer.py --corpus examples/configs/pretrain_corpus.yaml \
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--pretrained", type=Path, required=True, help="checkpoint pretrained without the left-out systems")
     p.add_argument("--datasets", nargs="*", help="left-out systems to fine-tune on (default: every corpus system "
                                                  "the checkpoint was not trained on)")
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--steps-per-epoch", type=int, default=50)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--steps-per-epoch", type=int, default=25)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup-epochs", type=int, default=1)
     p.add_argument("--cooldown-epochs", type=int, default=2)
