@@ -1,30 +1,47 @@
-"""Cost per simulated time unit and VRMSE against the solver, for each adapted code, on CPU.
+"""When the surrogate pays off: cost per simulated time unit and VRMSE against the solver, over a resolution sweep.
 
-Three runs per code and grid, from the same initial condition and over the same intervals:
-  solver     the code alone (its adapter's coupling: advance + read, nothing else);
-  hybrid     the guarded hybrid loop, k surrogate / m solver steps after warm-up;
-  surrogate  surrogate-only after warm-up (k=1, m=0, the guard only checks for NaN).
-VRMSE (The Well's definition, mean over fields and over the frames after warm-up, and at the
-last frame) is against the solver run. Codes: PyClaw shallow water, py-pde diffusion (under
-pde.Controller), scipy solve_ivp linear acoustics (method of lines), Dedalus tracer in a shear flow.
+Per code and resolution, from one evaluation initial condition (a seed no training run uses) and
+over the same output intervals ``dt`` (fixed in physical time, so a surrogate step covers the same
+interval at every resolution while an explicit solver takes more CFL steps as the grid refines):
 
-    python bench/surrogate_vs_solver.py --res 32 64 --steps 20 [--pyclaw-checkpoint model.safetensors]
+  solver       the code alone (its adapter's coupling: advance + read, nothing else);
+  hybrid       the guarded hybrid loop (walrus_adapters), k surrogate / m solver steps after warm-up;
+  surrogate    surrogate-only after warm-up (k=1, m=0; the guard only checks for NaN);
+  persistence  the same loop with the last frame copied forward after warm-up: the floor any
+               surrogate has to beat.
 
-Without a checkpoint the surrogate is an untrained walrus-tiny: its VRMSE is then meaningless
-and only its cost counts. `walrus quickstart` writes a shallow-water checkpoint (trained at 16x16).
+Each is timed as the median of ``--repeats`` runs, after an untimed warm-up (solver steps and the
+model's first calls at that resolution). VRMSE (The Well's definition, walrus.metrics.vrmse, mean
+over channels) is against the solver run, ``--horizons`` steps after the warm-up. The model is the
+shipped pretrained walrus-mini fine-tuned briefly on each code's own trajectories (training seeds,
+never the evaluation initial condition; cached under runs/, so a rerun skips it). A power law
+``cost ~ a N^p`` fitted to the largest resolutions gives the crossover resolution above which the
+hybrid is cheaper than the solver: measured where the sweep brackets it, extrapolated otherwise.
+
+Codes: py-pde diffusion with an explicit Euler stepper at 0.8x its stability limit (cost ~ N^4),
+PyClaw shallow water (CFL-limited finite volumes, ~ N^3), and scipy solve_ivp linear acoustics
+(method of lines, adaptive RK45, ~ N^3).
+
+    python bench/surrogate_vs_solver.py                  # fine-tunes (cached), sweep 32-256, plot
+    python bench/surrogate_vs_solver.py --codes pypde_diffusion --res 16 32 --repeats 1 \\
+        --checkpoint model.safetensors --out /tmp/s.json --plot /tmp/s.png   # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import runpy
+import statistics
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -35,201 +52,469 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _progress import add_quiet, cases as progress, say  # noqa: E402
 
-
-def channels_last(frames: list[dict]) -> np.ndarray:
-    """(T, x, y, C): every field's components as channels (2-D grids), in the frames' key order."""
-    return np.stack([np.concatenate([a[..., None] if a.ndim == 2 else a for a in f.values()], axis=-1)
-                     for f in frames])
+EVAL_STREAM, TRAIN_STREAM = 10_000, 20_000  # rng streams of the evaluation and of the training initial conditions
 
 
-def vrmse_summary(pred: list[dict], truth: list[dict], warmup: int) -> dict:
-    from walrus.metrics import vrmse
+# ---------------------------------------------------------------- persistence
+class Persistence:
+    """A surrogate with the step API that copies the last frame forward: the baseline every model must beat."""
 
-    err = vrmse(torch.from_numpy(channels_last(pred)), torch.from_numpy(channels_last(truth)), 2).numpy()
-    return {"vrmse_after_warmup": float(err[warmup + 1:].mean()), "vrmse_final": float(err[-1].mean())}
+    def __init__(self, history: int):
+        self.history = history
+
+    def history_for(self, state) -> int:
+        return self.history
+
+    def observe(self, state) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def step(self, state):
+        return state  # the hybrid loop reads the last frame of what step returns
 
 
 # ---------------------------------------------------------------- the codes
-def pyclaw_case(res: int, seed: int):
+@dataclass(frozen=True)
+class Code:
+    """One solver set-up at any resolution: ``build(res, rng, surrogate, policy, guarded)`` returns a
+    walrus_adapters Hybrid whose initial condition is drawn from ``rng`` (continuous in space, so
+    every resolution sees the same problem); ``dt`` is the output interval (fixed in time)."""
+    name: str
+    dt: float
+    build: Callable
+    describe: str
+
+
+_PYPDE_GRIDS: dict = {}
+
+
+def pypde_build(res, rng, surrogate, policy, guarded):
+    import pde
+
+    from walrus_adapters import DriftGuard
+    from walrus_adapters.hybrid import Hybrid
+    from walrus_adapters.pypde import PyPDECoupling, WalrusHybridSolver
+
+    diffusivity = 0.005
+    if res not in _PYPDE_GRIDS:  # one grid per resolution: py-pde compiles its operators once per grid (untimed warm-up)
+        _PYPDE_GRIDS[res] = pde.CartesianGrid([[0.0, 1.0], [0.0, 1.0]], [res, res], periodic=True)
+    grid = _PYPDE_GRIDS[res]
+    x = (np.arange(res) + 0.5) / res
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    c = np.ones((res, res))
+    for _ in range(6):  # a few random Fourier modes, |k| <= 3: the same field at every resolution
+        kx, ky = rng.integers(-3, 4, size=2)
+        c += rng.uniform(0.05, 0.2) * np.cos(2 * np.pi * (kx * xx + ky * yy) + rng.uniform(0, 2 * np.pi))
+    state = pde.ScalarField(grid, c)
+    eq = pde.DiffusionPDE(diffusivity=diffusivity)
+    guard = DriftGuard(conserved={"concentration": 1e-3}) if guarded else DriftGuard()
+    shell = WalrusHybridSolver(eq, surrogate, fields=["concentration"], units={"concentration": "1"},
+                               inner_dt=1e-3, policy=policy, guard=guard)  # for its layout and checks
+    inner_dt = 0.2 * (1.0 / res) ** 2 / diffusivity  # forward Euler in 2-D is stable up to dx^2 / (4 D)
+    inner = pde.EulerSolver(eq, backend="numpy", adaptive=False)
+    coupling = PyPDECoupling(state, ["concentration"], inner, inner_dt)
+    return Hybrid(surrogate, coupling, shell.layout(state), dt=0.1, policy=policy, guard=guard)
+
+
+def pyclaw_build(res, rng, surrogate, policy, guarded):
     from walrus.data.generators.shallow_water import COORD_UNITS, DT_OUT, UNITS, make_solver
     from walrus_adapters import DriftGuard
     from walrus_adapters.pyclaw import PyClawHybrid
 
-    def make(surrogate, policy, guarded):
-        solver, solution = make_solver(res, np.random.default_rng([seed, 10_000]))  # the quickstart's unseen start
-        guard = DriftGuard(conserved={"height": 1e-3}, bounds={"height": (0.0, None)}) if guarded else DriftGuard()
-        return PyClawHybrid(solver, solution, surrogate, physics="shallow_water", units=UNITS,
-                            coord_units=COORD_UNITS, dt=DT_OUT, policy=policy, guard=guard)
-
-    return make, DT_OUT
+    solver, solution = make_solver(res, rng)
+    guard = DriftGuard(conserved={"height": 1e-3}, bounds={"height": (0.0, None)}) if guarded else DriftGuard()
+    return PyClawHybrid(solver, solution, surrogate, physics="shallow_water", units=UNITS, coord_units=COORD_UNITS,
+                        dt=DT_OUT, policy=policy, guard=guard)
 
 
-def scipy_case(res: int, seed: int):
+def scipy_build(res, rng, surrogate, policy, guarded):
     from walrus_adapters import DriftGuard
     from walrus_adapters.scipy_ivp import ScipyIVPHybrid
 
-    ex = runpy.run_path(str(ROOT / "examples" / "adapter_scipy.py"))
     length = 10.0
+    rhs = runpy.run_path(str(ROOT / "examples" / "adapter_scipy.py"))["acoustics_rhs"](res, length, 1.0)
     x = (np.arange(res) + 0.5) * length / res
-    dt = length / res / 340.0
-
-    def make(surrogate, policy, guarded):
-        guard = DriftGuard(bounds={"pressure": (-1e3, 1e3)}) if guarded else DriftGuard()
-        return ScipyIVPHybrid(ex["acoustics_rhs"](res, length), ex["initial_vector"](res, length), surrogate,
-                              fields={"pressure": "Pa", "velocity": "km s-1"}, coords={"x": x, "y": x},
-                              boundaries={"x": "PERIODIC", "y": "PERIODIC"}, dt=dt, method="RK45", rtol=1e-6,
-                              atol=1e-9, policy=policy, guard=guard)
-
-    return make, dt
-
-
-def dedalus_case(res: int, seed: int):
-    from walrus_adapters import DriftGuard
-    from walrus_adapters.dedalus import DedalusHybrid
-
-    ex = runpy.run_path(str(ROOT / "examples" / "adapter_dedalus.py"))
-
-    def make(surrogate, policy, guarded):
-        solver, s = ex["tracer_in_shear"](res)
-        guard = DriftGuard(conserved={"tracer": 1e-3}, bounds={"tracer": (0.0, None)}) if guarded else DriftGuard()
-        return DedalusHybrid(solver, surrogate, fields={"tracer": s}, units={"tracer": "1"}, dt=0.05,
-                             inner_dt=0.05 / max(1, res // 8), policy=policy, guard=guard)
-
-    return make, 0.05
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    p = np.zeros((res, res))
+    for _ in range(2):  # two Gaussian pulses at random places (periodic images)
+        cx, cy = rng.uniform(0, length, size=2)
+        dx = (xx - cx + length / 2) % length - length / 2
+        dy = (yy - cy + length / 2) % length - length / 2
+        p += rng.uniform(20.0, 60.0) * np.exp(-(dx ** 2 + dy ** 2) / rng.uniform(0.6, 1.2) ** 2)
+    y0 = np.concatenate([p.ravel(), np.zeros(res * res * 2)])
+    guard = DriftGuard(bounds={"pressure": (-1e3, 1e3)}) if guarded else DriftGuard()
+    return ScipyIVPHybrid(rhs, y0, surrogate, fields={"pressure": "Pa", "velocity": "m s-1"}, coords={"x": x, "y": x},
+                          boundaries={"x": "PERIODIC", "y": "PERIODIC"}, dt=SCIPY_DT, method="RK45", rtol=1e-6,
+                          atol=1e-9, policy=policy, guard=guard)
 
 
-def pypde_case(res: int, seed: int):
-    """py-pde runs through pde.Controller; ``make`` returns a runner with the Hybrid's interface."""
-    import pde
-
-    from walrus_adapters import DriftGuard, WalrusHybridSolver
-
-    grid = pde.CartesianGrid([[0.0, 1.0], [0.0, 1.0]], [res, res], periodic=True)
-    state = pde.ScalarField.random_normal(grid, mean=1.0, std=0.2, rng=np.random.default_rng(seed)).smooth(0.05)
-    eq, dt, inner_dt = pde.DiffusionPDE(diffusivity=0.005), 0.1, 0.1 / max(1, res // 8)
-
-    class Runner:
-        def __init__(self, surrogate, policy, guarded):
-            guard = DriftGuard(conserved={"concentration": 1e-3}) if guarded else DriftGuard()
-            self.solver = WalrusHybridSolver(eq, surrogate, fields=["concentration"], units={"concentration": "1"},
-                                             inner_dt=inner_dt, policy=policy, guard=guard)
-            self.frames = []
-
-        def run(self, steps):
-            tracker = pde.CallbackTracker(lambda f, t: self.frames.append({"concentration": np.array(f.data)}),
-                                          interrupts=dt)
-            pde.Controller(self.solver, t_range=steps * dt, tracker=[tracker]).run(state, dt=dt)
-            self.records, self.warmup = self.solver.hybrid.records, self.solver.hybrid.warmup
-
-        def solver_frames(self, steps):
-            frames = []
-            tracker = pde.CallbackTracker(lambda f, t: frames.append({"concentration": np.array(f.data)}),
-                                          interrupts=dt)
-            inner = pde.RungeKuttaSolver(eq, backend="numpy")
-            start = time.perf_counter()
-            pde.Controller(inner, t_range=steps * dt, tracker=[tracker]).run(state, dt=inner_dt)
-            return frames, time.perf_counter() - start
-
-    return Runner, dt
+SCIPY_DT = 10.0 / 32 / 340.0  # one 32-grid cell crossed at the sound speed
 
 
-# ---------------------------------------------------------------- the three runs
-def measure(name: str, case, res: int, steps: int, k: int, m: int, surrogate_factory, seed: int) -> dict:
+def _codes() -> dict[str, Code]:
+    from walrus.data.generators.shallow_water import DT_OUT
+
+    return {c.name: c for c in (
+        Code("pypde_diffusion", 0.1, pypde_build,
+             "py-pde DiffusionPDE (D=0.005, periodic unit square), explicit Euler at dt = 0.2 dx^2/D, numpy backend"),
+        Code("pyclaw_shallow_water", DT_OUT, pyclaw_build,
+             "PyClaw shallow_roe_with_efix_2D, 10 m basin with walls, random mounds (walrus's shallow-water set-up)"),
+        Code("scipy_acoustics", SCIPY_DT, scipy_build,
+             "scipy solve_ivp RK45 (rtol 1e-6), 2-D linear acoustics by central differences, periodic 10 m box"),
+    )}
+
+
+def code_rng(seed: int, stream: int, k: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, stream + k])
+
+
+# ---------------------------------------------------------------- runs
+def solver_run(code: Code, res: int, steps: int, seed: int, history: int):
+    """The code alone: ``steps`` output intervals; returns (frames, seconds of the stepping)."""
     from walrus_adapters import HybridPolicy
 
-    make, dt = case(res, seed)
-    sim = steps * dt
-    make(surrogate_factory(), HybridPolicy(k, m), True).run(1)  # untimed: imports, first-call set-up
-    row = {"code": name, "res": res, "steps": steps, "dt": dt, "policy": {"k": k, "m": m}}
-    if name == "pypde_diffusion":
-        reference = make(surrogate_factory(), HybridPolicy(k, m), True)
-        reference.solver_frames(steps)  # once untimed: py-pde builds and caches its operators on the first run
-        truth, seconds = reference.solver_frames(steps)
-        runs = {}
-        for label, policy, guarded in (("hybrid", HybridPolicy(k, m), True), ("surrogate", HybridPolicy(1, 0), False)):
-            r = make(surrogate_factory(), policy, guarded)
-            start = time.perf_counter()
-            r.run(steps)
-            runs[label] = (r.frames, time.perf_counter() - start, r.records, r.warmup)
-    else:
-        ref = make(surrogate_factory(), HybridPolicy(k, m), True)
-        coupling = ref.coupling
-        truth = [coupling.read()]
-        start = time.perf_counter()
-        for i in range(steps):
-            coupling.advance(i * dt, dt)
-            truth.append(coupling.read())
-        seconds = time.perf_counter() - start
-        runs = {}
-        for label, policy, guarded in (("hybrid", HybridPolicy(k, m), True), ("surrogate", HybridPolicy(1, 0), False)):
-            h = make(surrogate_factory(), policy, guarded)
-            frames = [h.coupling.read()]
-            start = time.perf_counter()
-            for _ in range(steps):
-                h.step()
-                frames.append(h.frame())
-            runs[label] = (frames, time.perf_counter() - start, h.records, h.warmup)
-    row["solver"] = {"seconds": seconds, "seconds_per_time_unit": seconds / sim}
-    for label, (frames, secs, records, warmup) in runs.items():
-        kinds = [r.kind for r in records]
-        sur = [r.seconds for r in records if r.kind == "surrogate"]
-        sol = [r.seconds for r in records if r.kind == "solver"]
-        row[label] = {"seconds": secs, "seconds_per_time_unit": secs / sim, "warmup": warmup,
-                      "surrogate_steps": kinds.count("surrogate"), "solver_steps": kinds.count("solver"),
-                      "fallbacks": sum(r.fell_back for r in records),
-                      "mean_surrogate_step_s": float(np.mean(sur)) if sur else None,
-                      "mean_solver_step_s": float(np.mean(sol)) if sol else None,
-                      **vrmse_summary(frames, truth, warmup)}
+    h = code.build(res, code_rng(seed, EVAL_STREAM), Persistence(history), HybridPolicy(1, 0), False)
+    frames = [h.coupling.read()]
+    start = time.perf_counter()
+    for i in range(steps):
+        h.coupling.advance(i * code.dt, code.dt)
+        frames.append(h.coupling.read())
+    return frames, time.perf_counter() - start
+
+
+def loop_run(code: Code, res: int, steps: int, seed: int, surrogate, policy, guarded: bool):
+    """The hybrid loop with ``surrogate`` (a model or Persistence): (frames, seconds, hybrid)."""
+    h = code.build(res, code_rng(seed, EVAL_STREAM), surrogate, policy, guarded)
+    frames = [h.coupling.read()]
+    start = time.perf_counter()
+    for _ in range(steps):
+        h.step()
+        frames.append(h.frame())
+    return frames, time.perf_counter() - start, h
+
+
+def channels_last(frames: list[dict]) -> np.ndarray:
+    """(T, x, y, C): every field's components as channels, in the frames' key order."""
+    return np.stack([np.concatenate([a[..., None] if a.ndim == 2 else a for a in f.values()], axis=-1)
+                     for f in frames])
+
+
+def vrmse_per_frame(pred: list[dict], truth: list[dict]) -> np.ndarray:
+    """VRMSE per frame, mean over channels (The Well's definition)."""
+    from walrus.metrics import vrmse
+
+    err = vrmse(torch.from_numpy(channels_last(pred)), torch.from_numpy(channels_last(truth)), 2)
+    return err.mean(-1).numpy()
+
+
+def measure(code: Code, res: int, *, model, seed: int, k: int, m: int, horizons: list[int], repeats: int) -> dict:
+    """Solver, hybrid, surrogate-only and persistence at one resolution: medians of ``repeats`` timed runs
+    after an untimed warm-up, VRMSE against the solver ``horizons`` steps after the model's warm-up."""
+    from walrus.surrogate import Surrogate
+    from walrus_adapters import HybridPolicy
+
+    def surrogate():
+        return Surrogate(model, seed=seed)
+
+    probe = code.build(res, code_rng(seed, EVAL_STREAM), surrogate(), HybridPolicy(1, 0), False)
+    probe.start()
+    history, warmup = probe.history, probe.warmup
+    steps = warmup + max(horizons)
+    sim_time = steps * code.dt
+
+    # untimed warm-up: solver steps, and the model's first calls at this resolution (k surrogate steps)
+    t0 = time.perf_counter()
+    solver_run(code, res, min(steps, warmup + 2), seed, history)
+    _, _, h = loop_run(code, res, warmup + 2, seed, surrogate(), HybridPolicy(1, 0), False)
+    warm = {"seconds": time.perf_counter() - t0, "solver_steps": warmup + 2,
+            "surrogate_calls": sum(r.kind == "surrogate" for r in h.records)}
+
+    variants = {"hybrid": (surrogate, HybridPolicy(k, m), True), "surrogate": (surrogate, HybridPolicy(1, 0), False),
+                "persistence": (lambda: Persistence(history), HybridPolicy(1, 0), False)}
+    times = {name: [] for name in ("solver", *variants)}
+    runs = {}
+    for _ in range(repeats):
+        truth, secs = solver_run(code, res, steps, seed, history)
+        times["solver"].append(secs)
+        for name, (make, policy, guarded) in variants.items():
+            frames, secs, h = loop_run(code, res, steps, seed, make(), policy, guarded)
+            times[name].append(secs)
+            runs[name] = (frames, h)
+
+    row = {"code": code.name, "res": res, "dt": code.dt, "steps": steps, "warmup_steps": warmup,
+           "simulated_time": sim_time, "policy": {"k": k, "m": m}, "untimed_warmup": warm}
+    for name, secs in times.items():
+        entry = {"seconds_median": statistics.median(secs), "seconds": secs,
+                 "seconds_per_time_unit": statistics.median(secs) / sim_time}
+        if name in runs:
+            frames, h = runs[name]
+            err = vrmse_per_frame(frames, truth)
+            kinds = [r.kind for r in h.records]
+            entry.update({f"vrmse_step{n}": float(err[warmup + n]) for n in horizons})
+            entry[f"vrmse_mean_1_{horizons[0]}"] = float(err[warmup + 1: warmup + horizons[0] + 1].mean())
+            entry.update(surrogate_steps=kinds.count("surrogate"), solver_steps=kinds.count("solver"),
+                         fallbacks=sum(r.fell_back for r in h.records))
+        row[name] = entry
     return row
+
+
+# ---------------------------------------------------------------- scaling and crossover
+def fit_power(res, cost) -> dict:
+    """Least-squares ``cost = a N^p`` in log-log space."""
+    p, log_a = np.polyfit(np.log(np.asarray(res, float)), np.log(np.asarray(cost, float)), 1)
+    return {"a": float(np.exp(log_a)), "p": float(p)}
+
+
+def crossover(res, solver_cost, hybrid_cost, fit_points: int = 3) -> dict:
+    """The resolution above which the hybrid is cheaper than the solver.
+
+    ``measured``: the sweep brackets it (interpolated in log-log between the two bracketing points);
+    ``below_sweep``: the hybrid is already cheaper at the smallest resolution measured;
+    ``extrapolated``: from power laws fitted to the largest ``fit_points`` resolutions;
+    ``none``: the fitted solver cost does not grow faster than the hybrid's, so no crossover.
+    """
+    order = np.argsort(res)
+    n = np.asarray(res, float)[order]
+    ls, lh = np.log(np.asarray(solver_cost, float)[order]), np.log(np.asarray(hybrid_cost, float)[order])
+    top = slice(max(0, len(n) - fit_points), None)
+    fits = {"solver": fit_power(n[top], np.exp(ls[top])), "hybrid": fit_power(n[top], np.exp(lh[top]))} \
+        if len(n) >= 2 else {}
+    out = {"fit_resolutions": [int(v) for v in n[top]], "fits": fits}
+    d = lh - ls  # > 0: the hybrid costs more
+    if d[0] < 0:
+        return {**out, "kind": "below_sweep", "resolution": float(n[0])}
+    for i in range(1, len(n)):
+        if d[i - 1] >= 0 > d[i]:
+            ln = np.log(n[i - 1]) + d[i - 1] / (d[i - 1] - d[i]) * (np.log(n[i]) - np.log(n[i - 1]))
+            return {**out, "kind": "measured", "resolution": float(np.exp(ln))}
+    if not fits or fits["solver"]["p"] <= fits["hybrid"]["p"]:
+        return {**out, "kind": "none", "resolution": None}
+    s, h = fits["solver"], fits["hybrid"]
+    return {**out, "kind": "extrapolated", "resolution": float((h["a"] / s["a"]) ** (1.0 / (s["p"] - h["p"])))}
+
+
+# ---------------------------------------------------------------- fine-tuning on each code's data
+@dataclass(frozen=True)
+class FinetunePlan:
+    resolutions: tuple = (32, 64)
+    n_traj: int = 8           # per resolution, split 80/10/10 (only the training split is used)
+    frames: int = 40
+    epochs: int = 4
+    steps_per_epoch: int = 40
+    batch: int = 4
+    lr: float = 5e-4
+
+
+def write_code_data(code: Code, res: int, plan: FinetunePlan, seed: int, out: Path, history: int) -> Path:
+    """Trajectories of the code alone from training initial conditions, as a Well dataset under ``out``."""
+    from walrus.atomic import atomic_path
+    from walrus.data.generators.pipeline import split_trajectories
+    from walrus.io import write_dataset_stats, write_well_file
+    from walrus_adapters import HybridPolicy
+
+    trajs, layout = [], None
+    for k in range(plan.n_traj):
+        h = code.build(res, code_rng(seed, TRAIN_STREAM, k), Persistence(history), HybridPolicy(1, 0), False)
+        layout = h.layout
+        frames = [h.coupling.read()]
+        for i in range(plan.frames - 1):
+            h.coupling.advance(i * code.dt, code.dt)
+            frames.append(h.coupling.read())
+        trajs.append(frames)
+    fields = {name: np.stack([np.stack([f[name] for f in t]) for t in trajs]) for name in layout.units}
+    for split, idx in split_trajectories(plan.n_traj).items():
+        path = out / "data" / split / f"{code.name}.hdf5"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            write_well_file(tmp, dataset_name=code.name, dimensions=layout.coords,
+                            time=np.arange(plan.frames) * code.dt, fields={n: v[idx] for n, v in fields.items()},
+                            boundary_conditions=layout.boundaries, units=dict(layout.units))
+    write_dataset_stats(out)
+    return out
+
+
+def finetuned(code: Code, plan: FinetunePlan, seed: int, runs_dir: Path, quiet: bool) -> tuple[Path, dict]:
+    """The shipped model fine-tuned on ``code``'s data (cached: a rerun with the same plan reuses it)."""
+    import walrus
+    from walrus.commands.quickstart import FULL, _finetune
+    from walrus.model.checkpoint import save_checkpoint
+
+    tag = f"{code.name}_seed{seed}_" + "_".join(f"{k}{v}" for k, v in dataclasses.asdict(plan).items()
+                                                 if k != "resolutions") + "_res" + "-".join(map(str, plan.resolutions))
+    root = runs_dir / tag
+    model_path, record_path = root / "model.safetensors", root / "finetune.json"
+    if model_path.is_file() and record_path.is_file():
+        return model_path, {**json.loads(record_path.read_text()), "cached": True}
+    init = walrus.get_model("walrus-mini", weights="pretrained", dtype=torch.float32)
+    t0 = time.perf_counter()
+    entries = [{"name": code.name, "path": str(write_code_data(code, r, plan, seed, root / f"data_{r}",
+                                                                init.config.history_2d))}
+               for r in plan.resolutions]
+    generate_s = time.perf_counter() - t0
+    init_path = save_checkpoint(init, root / "init.safetensors", metadata={"source": "shipped walrus-mini"})
+    qs_plan = dataclasses.replace(FULL, epochs=plan.epochs, steps_per_epoch=plan.steps_per_epoch, batch=plan.batch,
+                                  lr=plan.lr, warmup_epochs=int(plan.epochs >= 3),
+                                  cooldown_epochs=int(plan.epochs >= 3))
+    record = _finetune(Path(entries[0]["path"]), root / "train", init_path, model_path, qs_plan, seed,
+                       progress=not quiet, datasets=entries)
+    init_path.unlink()
+    record = {**record, "generate_seconds": generate_s, "plan": dataclasses.asdict(plan),
+              "train_streams": f"rng([seed, {TRAIN_STREAM} + k]), k < {plan.n_traj}",
+              "eval_stream": f"rng([seed, {EVAL_STREAM}])"}
+    from walrus.atomic import atomic_path
+
+    with atomic_path(record_path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+    return model_path, {**record, "cached": False}
+
+
+# ---------------------------------------------------------------- report
+def pays_off(rows: list[dict], cross: dict, horizon: int, limit: float = 0.1) -> dict:
+    """Resolutions measured where the hybrid is cheaper than the solver, and whether its VRMSE there is within ``limit``."""
+    cheaper = [r for r in rows if r["hybrid"]["seconds_per_time_unit"] < r["solver"]["seconds_per_time_unit"]]
+    ok = [r["res"] for r in cheaper if r["hybrid"][f"vrmse_step{horizon}"] <= limit]
+    return {"cheaper_at": [r["res"] for r in cheaper], f"cheaper_and_vrmse_step{horizon}_le_{limit}": ok,
+            "met": bool(ok), "crossover": cross}
+
+
+def plot(result: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from walrus.atomic import atomic_path
+
+    codes = list(result["codes"])
+    h10 = result["horizons"][0]
+    fig, axes = plt.subplots(1, len(codes), figsize=(5.2 * len(codes), 4.4), squeeze=False)
+    for ax, code in zip(axes[0], codes):
+        rows = sorted((r for r in result["results"] if r["code"] == code), key=lambda r: r["res"])
+        n = np.array([r["res"] for r in rows], float)
+        for name, style in (("solver", "k-o"), ("hybrid", "C1-s"), ("surrogate", "C0-^")):
+            cost = [r[name]["seconds_per_time_unit"] for r in rows]
+            ax.plot(n, cost, style, label=name)
+            if name != "solver":
+                for x, y, r in zip(n, cost, rows):
+                    ax.annotate(f"{r[name][f'vrmse_step{h10}']:.2f}", (x, y), textcoords="offset points",
+                                xytext=(4, -11 if name == "surrogate" else 5), fontsize=7, color=style[:2])
+        cross = result["summary"][code]["crossover"]
+        grid = np.geomspace(n.min(), max(n.max(), (cross["resolution"] or 0) * 1.3), 50)
+        for name, color in (("solver", "k"), ("hybrid", "C1")):
+            f = cross["fits"].get(name)
+            if f:
+                ax.plot(grid, f["a"] * grid ** f["p"], ":", color=color, lw=0.8,
+                        label=f"{name} fit N^{f['p']:.2f}")
+        if cross["resolution"]:
+            ax.axvline(cross["resolution"], color="C3", ls="-" if cross["kind"] == "measured" else "--", lw=1)
+            ax.text(cross["resolution"], ax.get_ylim()[1], f" crossover {cross['resolution']:.0f}\n ({cross['kind']})",
+                    va="top", fontsize=8, color="C3")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("grid N (N x N)")
+        ax.set_ylabel("wall seconds per simulated time unit")
+        ax.set_title(f"{code}\n(numbers: VRMSE {h10} steps after warm-up)", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"surrogate vs solver, {result['machine']['threads']} torch threads, "
+                 f"hybrid k={result['policy']['k']}/m={result['policy']['m']}", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return path
 
 
 def machine() -> dict:
     return dict(python=platform.python_version(), torch=torch.__version__, cpu=platform.processor() or platform.machine(),
-                cpu_count=os.cpu_count(), threads=torch.get_num_threads(), platform=platform.platform())
+                cpu_count=os.cpu_count(), threads=torch.get_num_threads(), platform=platform.platform(),
+                omp_num_threads=os.environ.get("OMP_NUM_THREADS"))
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--res", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--codes", nargs="+", default=["pypde_diffusion", "pyclaw_shallow_water", "scipy_acoustics"])
+    parser.add_argument("--res", type=int, nargs="+", default=[32, 64, 128, 256])
+    parser.add_argument("--horizons", type=int, nargs="+", default=[10, 30], help="steps after warm-up scored")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--m", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--codes", nargs="+", default=["pyclaw_shallow_water", "pypde_diffusion", "scipy_acoustics",
-                                                          "dedalus_tracer"])
-    parser.add_argument("--pyclaw-checkpoint", default=None, help="a shallow-water model (e.g. from walrus quickstart)")
-    parser.add_argument("--device", default="cpu", help="where the surrogate runs (the solvers stay on the CPU)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="use this model for every code instead of fine-tuning the shipped one")
+    parser.add_argument("--finetune-res", type=int, nargs="+", default=list(FinetunePlan.resolutions))
+    parser.add_argument("--finetune-steps", type=int, default=FinetunePlan.epochs * FinetunePlan.steps_per_epoch,
+                        help="optimizer steps of each fine-tune (4 epochs)")
+    parser.add_argument("--finetune-only", action="store_true", help="fine-tune (or find cached) and stop")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "surrogate_vs_solver")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=RESULTS / "surrogate_vs_solver_cpu.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "surrogate_vs_solver.png")
     add_quiet(parser)
     args = parser.parse_args(argv)
+    codes = _codes()
+    unknown = [c for c in args.codes if c not in codes]
+    if unknown:
+        parser.error(f"--codes: unknown {unknown}; expected some of {sorted(codes)}")
+    if args.repeats < 1 or min(args.horizons) < 1 or min(args.res) < 8:
+        parser.error("--repeats and --horizons must be >= 1 and --res >= 8")
+    horizons = sorted(set(args.horizons))
 
     import walrus
-    from walrus.surrogate import Surrogate
 
-    cases = {"pyclaw_shallow_water": pyclaw_case, "pypde_diffusion": pypde_case, "scipy_acoustics": scipy_case,
-             "dedalus_tracer": dedalus_case}
-    untrained = walrus.get_model("walrus-tiny", device=args.device).eval()
-    trained = Surrogate.from_pretrained(args.pyclaw_checkpoint, device=args.device).model if args.pyclaw_checkpoint else None
+    plan = FinetunePlan(resolutions=tuple(args.finetune_res), epochs=4,
+                        steps_per_epoch=max(1, args.finetune_steps // 4))
+    models, finetunes = {}, {}
+    for name in args.codes:
+        if args.checkpoint:
+            path, finetunes[name] = Path(args.checkpoint), {"checkpoint": args.checkpoint}
+        else:
+            say(f"fine-tune on {name} (cached under {args.runs_dir})")
+            path, finetunes[name] = finetuned(codes[name], plan, args.seed, args.runs_dir, args.quiet)
+            say(f"  {path}: {finetunes[name]['seconds']:.0f} s training, {finetunes[name]['generate_seconds']:.0f} s "
+                f"data{' (cached)' if finetunes[name]['cached'] else ''}")
+        models[name] = walrus.get_model(str(path), dtype=torch.float32, device=args.device).eval()
+    if args.finetune_only:
+        return {"finetunes": finetunes}
+
     rows = []
-    for code, res in progress([(c, r) for c in args.codes for r in args.res], desc="surrogate_vs_solver",
+    for name, res in progress([(c, r) for c in args.codes for r in args.res], desc="surrogate_vs_solver",
                               quiet=args.quiet):
-        model = trained if (code == "pyclaw_shallow_water" and trained is not None) else untrained
-        row = measure(code, cases[code], res, args.steps, args.k, args.m,
-                      lambda: Surrogate(model, seed=args.seed), args.seed)
-        row["model"] = args.pyclaw_checkpoint if model is trained else "walrus-tiny (untrained)"
+        row = measure(codes[name], res, model=models[name], seed=args.seed, k=args.k, m=args.m, horizons=horizons,
+                      repeats=args.repeats)
         rows.append(row)
-        say(f"{code:<22} {res:>4}^2  s/time unit: solver {row['solver']['seconds_per_time_unit']:.4g}  "
+        h = horizons[0]
+        say(f"{name:<22} {res:>4}^2  s/time unit: solver {row['solver']['seconds_per_time_unit']:.4g}  "
             f"hybrid {row['hybrid']['seconds_per_time_unit']:.4g}  surrogate {row['surrogate']['seconds_per_time_unit']:.4g}"
-            f"  | VRMSE after warm-up: hybrid {row['hybrid']['vrmse_after_warmup']:.3g}"
-            f"  surrogate {row['surrogate']['vrmse_after_warmup']:.3g}"
+            f"  | VRMSE@{h}: hybrid {row['hybrid'][f'vrmse_step{h}']:.3g}  surrogate "
+            f"{row['surrogate'][f'vrmse_step{h}']:.3g}  persistence {row['persistence'][f'vrmse_step{h}']:.3g}"
             f"  | fallbacks {row['hybrid']['fallbacks']}")
+    summary = {}
+    for name in args.codes:
+        mine = [r for r in rows if r["code"] == name]
+        cross = crossover([r["res"] for r in mine], [r["solver"]["seconds_per_time_unit"] for r in mine],
+                          [r["hybrid"]["seconds_per_time_unit"] for r in mine])
+        summary[name] = pays_off(mine, cross, horizons[0])
+        res_txt = "-" if cross["resolution"] is None else f"{cross['resolution']:.0f}"
+        say(f"{name}: hybrid cheaper than the solver above N = {res_txt} ({cross['kind']}); "
+            f"cheaper with VRMSE@{horizons[0]} <= 0.1 at {summary[name]['cheaper_and_vrmse_step' + str(horizons[0]) + '_le_0.1']}")
     result = dict(benchmark="surrogate_vs_solver", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  command=" ".join([Path(sys.executable).name, *sys.argv]), device=args.device,
-                  machine=dict(machine(), gpu=torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None),
-                  results=rows)
+                  command=" ".join(["python", "bench/surrogate_vs_solver.py", *(sys.argv[1:] if argv is None else argv)]),
+                  device=args.device, machine=dict(machine(), gpu=torch.cuda.get_device_name(0)
+                                                   if args.device.startswith("cuda") else None),
+                  repeats=args.repeats, horizons=horizons, policy={"k": args.k, "m": args.m}, seed=args.seed,
+                  codes={n: {"setup": codes[n].describe, "dt": codes[n].dt} for n in args.codes},
+                  model=("checkpoint " + args.checkpoint) if args.checkpoint else
+                  "shipped walrus-mini (pretrained) fine-tuned per code", finetunes=finetunes,
+                  summary=summary, results=rows)
+    from walrus.atomic import atomic_path
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2))
+    say(f"wrote {args.out} and {plot(result, args.plot)}")
     return result
 
 
