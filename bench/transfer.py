@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _progress import add_quiet, cases, say  # noqa: E402
-from accuracy import (HELDOUT_SEED, docs_table, evaluate, heldout_batches, heldout_root, machine,  # noqa: E402
+from accuracy import (HELDOUT_SEED, HORIZONS, docs_table, evaluate, heldout_batches, heldout_root, machine,  # noqa: E402
                       plot_curves, write_json)
 
 import walrus  # noqa: E402
@@ -173,19 +173,17 @@ def main(argv: list[str] | None = None) -> dict:
         for arm in ARMS:
             model = walrus.get_model(runs[arm]["model"], dtype=torch.float32).eval()
             models[f"{arm}_finetuned"] = evaluate(walrus_predictor(model, seed=0), batches, args.rollout)
+        pre, scratch = models["pretrained_finetuned"], models["scratch_finetuned"]
         results[name] = dict(history=history, windows=len(batches), resolution=list(batches[0].x.shape[-3:]),
                              training_data=[e.path for e in entries], models=models, finetune=runs,
-                             pretrained_beats_scratch={h: models["pretrained_finetuned"][h] < models["scratch_finetuned"][h]
-                                                       for h in ("one_step", "steps_1_10", "steps_11_30")
-                                                       if h in models["pretrained_finetuned"]})
+                             pretrained_beats_scratch={h: pre[h] < scratch[h] for h in HORIZONS if h in pre})
         say(f"{name}: VRMSE steps 1-10 pretrained+FT {models['pretrained_finetuned']['steps_1_10']:.3g}, "
             f"scratch+FT {models['scratch_finetuned']['steps_1_10']:.3g}, "
             f"persistence {models['persistence']['steps_1_10']:.3g}")
         bar.update(1)
     bar.close()
 
-    wins = {h: sum(r["pretrained_beats_scratch"].get(h, False) for r in results.values())
-            for h in ("one_step", "steps_1_10", "steps_11_30")}
+    wins = {h: sum(r["pretrained_beats_scratch"].get(h, False) for r in results.values()) for h in HORIZONS}
     record = dict(benchmark="transfer", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   command="python bench/transfer.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                   machine=machine(), pretrained=str(args.pretrained), pretrained_on=seen, left_out=systems,
@@ -211,9 +209,9 @@ def docs_section(record: dict) -> str:
              f"{np.mean([r['seconds'] for r in runs]):.0f} s per run on average "
              f"({record['machine']['torch_threads']} thread(s)).",
              "",
-             f"Pretrained + fine-tune beats scratch + fine-tune on {wins['one_step']} of {wins['of']} systems one-step, "
-             f"{wins['steps_1_10']} of {wins['of']} over steps 1-10, {wins['steps_11_30']} of {wins['of']} over "
-             f"steps 11-30.", "", docs_table(record)]
+             f"Pretrained + fine-tune beats scratch + fine-tune on {wins['one_step']} of {wins['of']} systems "
+             f"one-step, {wins['steps_1_10']} of {wins['of']} over steps 1-10, {wins['steps_11_30']} of "
+             f"{wins['of']} over steps 11-30.", "", docs_table(record)]
     return "\n".join(lines)
 
 

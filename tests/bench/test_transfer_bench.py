@@ -59,7 +59,8 @@ def test_transfer_runs_both_arms_and_scores_them(setup, tmp_path):
     for c in configs:
         c.pop("init_from"), c.pop("out_dir")
     assert configs[0] == configs[1] and configs[0]["datasets"] == yaml.safe_load(config.read_text())["datasets"]
-    assert pre["steps"] == scratch["steps"] == 2 and pre["steps_per_dataset"] == scratch["steps_per_dataset"] == {"gray_scott_pypde": 2}
+    assert pre["steps"] == scratch["steps"] == 2
+    assert pre["steps_per_dataset"] == scratch["steps_per_dataset"] == {"gray_scott_pypde": 2}
     # the fine-tuned models are what was scored, and they moved away from their starts
     assert transfer.weights_sha256(Path(pre["model"])) != pre["init_weights_sha256"]
     assert transfer.weights_sha256(Path(scratch["model"])) != scratch["init_weights_sha256"]
