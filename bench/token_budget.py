@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def plot(record: dict, path: Path) -> None:
-    """Seconds per step against VRMSE (one-step and steps 1-10), one curve per system, budgets labelled."""
+    """Seconds per step against VRMSE (one-step and steps 1-10), one curve per system from coarse to fine
+    token grid, budgets labelled, the trained budget starred."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,20 +202,25 @@ def plot(record: dict, path: Path) -> None:
     for ax, horizon, title in zip(axes, ("one_step", "steps_1_10"),
                                   ("one-step VRMSE", f"mean VRMSE, steps 1-{record['rollout']}")):
         for key, r in record["results"].items():
-            measured = {int(b): row for b, row in r["budgets"].items() if "same_grid_as" not in row}
-            budgets = sorted(measured, key=lambda b: measured[b]["seconds_per_step"])
-            xs = [1e3 * measured[b]["seconds_per_step"] for b in budgets]
-            ys = [measured[b][horizon] for b in budgets]
+            groups = {}  # budgets that share a token grid are one point, labelled "6,8"
+            for b, row in r["budgets"].items():
+                groups.setdefault(int(row.get("same_grid_as", b)), []).append(int(b))
+            firsts = sorted(groups, key=lambda b: r["budgets"][str(b)]["tokens"])  # coarse to fine
+            xs = [1e3 * r["budgets"][str(b)]["seconds_per_step"] for b in firsts]
+            ys = [r["budgets"][str(b)][horizon] for b in firsts]
             (line,) = ax.plot(xs, ys, marker="o", lw=1.4, label=key)
-            for b, x, y in zip(budgets, xs, ys):
-                ax.annotate(str(b), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7,
-                            fontweight="bold" if b == r["trained_budget"] else "normal", color=line.get_color())
+            for b, x, y in zip(firsts, xs, ys):
+                trained = r["trained_budget"] in groups[b]
+                ax.annotate(",".join(map(str, sorted(groups[b]))), (x, y), textcoords="offset points", xytext=(3, 3),
+                            fontsize=7, fontweight="bold" if trained else "normal", color=line.get_color())
+                if trained:
+                    ax.plot([x], [y], marker="*", ms=12, color=line.get_color(), zorder=3)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(f"ms per predicted step ({record['timing']['threads']} CPU threads)")
+        ax.set_xlabel(f"ms per predicted step ({record['timing']['threads']} CPU thread(s), batch 1)")
         ax.set_ylabel(title)
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_title(f"{record['model']}: token budget per axis (labels; bold = trained)", fontsize=9)
+    axes[0].set_title(f"{record['model']}: tokens per axis (labels), star = trained budget", fontsize=9)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
