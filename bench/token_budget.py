@@ -245,7 +245,8 @@ def docs_table(record: dict) -> str:
                 cells.append("—")
                 continue
             grid = "x".join(map(str, row["tokens"][:3 if r["three_d"] else 2]))
-            text = f"{row['steps_1_10']:.3g} / {row['one_step']:.3g} · {1e3 * row['seconds_per_step']:.0f} ms · {grid}"
+            ms = 1e3 * row["seconds_per_step"]
+            text = f"{row['steps_1_10']:.3g} / {row['one_step']:.3g} · {ms:.0f} ms · {grid}"
             cells.append(f"**{text}**" if b == r["trained_budget"] else text)
         pers = r["persistence"]
         out.append(f"| {key} | " + " | ".join(cells) + f" | {pers['steps_1_10']:.3g} / {pers['one_step']:.3g} |")
