@@ -74,7 +74,9 @@ def reference_time_attention(m: AxialTimeAttention, x: torch.Tensor) -> torch.Te
 def test_time_attention_matches_reference():
     m = redraw_weights(AxialTimeAttention(16, 2, 2), std=0.2)
     x = torch.randn(4, 2, 16, 2, 3, 1)
-    torch.testing.assert_close(m(x), reference_time_attention(m, x), rtol=1e-4, atol=1e-5)
+    # the module works on the blocks' channels-last tokens (T, B, h, w, d, C)
+    got = m(x.movedim(2, -1)).movedim(-1, 2)
+    torch.testing.assert_close(got, reference_time_attention(m, x), rtol=1e-4, atol=1e-5)
 
 
 def reference_space_attention(m: FullAttention, x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +119,8 @@ def reference_space_attention(m: FullAttention, x: torch.Tensor) -> torch.Tensor
 def test_space_attention_matches_reference(grid):
     m = redraw_weights(FullAttention(32, 2, 2), std=0.15)
     x = torch.randn(2, 32, *grid)
-    torch.testing.assert_close(m(x), reference_space_attention(m, x), rtol=1e-4, atol=1e-5)
+    got = m(x.movedim(1, -1)).movedim(-1, 1)  # channels-last tokens (N, h, w, d, C)
+    torch.testing.assert_close(got, reference_space_attention(m, x), rtol=1e-4, atol=1e-5)
 
 
 def test_encoder_selects_columns_rescales_and_sums_singleton_axes():

@@ -30,6 +30,35 @@ def _collapse_singleton_axes(weight: torch.Tensor, x: torch.Tensor, strides: tup
     return weight, tuple(out_strides)
 
 
+def _squeezed(x: torch.Tensor, weight: torch.Tensor, strides: tuple[int, ...]):
+    """Drop the one-cell spatial axes (their kernel already collapsed to one tap and stride 1), so a
+    lifted 2-D input runs through 2-D convolutions: the same sums, at about twice the speed of the
+    3-D kernels with a singleton axis. Returns x, weight, strides and the dropped axes (or None)."""
+    single = [axis for axis in range(3) if x.shape[2 + axis] == 1 and weight.shape[2 + axis] == 1]
+    if len(single) != 1:
+        return x, weight, strides, None
+    axis = single[0]
+    return (x.squeeze(2 + axis), weight.squeeze(2 + axis),
+            tuple(s for a, s in enumerate(strides) if a != axis), axis)
+
+
+def conv(x: torch.Tensor, weight: torch.Tensor, strides: tuple[int, ...]) -> torch.Tensor:
+    """`F.conv3d` without bias, through `F.conv2d` when one spatial axis is a single cell."""
+    x2, w2, s2, axis = _squeezed(x, weight, strides)
+    if axis is None:
+        return F.conv3d(x, weight, stride=strides)
+    return F.conv2d(x2, w2, stride=s2).unsqueeze(2 + axis)
+
+
+def conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                   strides: tuple[int, ...]) -> torch.Tensor:
+    """`F.conv_transpose3d`, through `F.conv_transpose2d` when one spatial axis is a single cell."""
+    x2, w2, s2, axis = _squeezed(x, weight, strides)
+    if axis is None:
+        return F.conv_transpose3d(x, weight, bias, stride=strides)
+    return F.conv_transpose2d(x2, w2, bias, stride=s2).unsqueeze(2 + axis)
+
+
 class StrideModulatedEncoder(nn.Module):
     """Release name: `SpaceBagAdaptiveDVstrideEncoder`."""
 
@@ -53,9 +82,9 @@ class StrideModulatedEncoder(nn.Module):
         scale = math.sqrt((self.n_states - 3) / len(field_ids))
         w1 = torch.cat([w1[:, :-2] * scale, w1[:, -2:]], dim=1)
         w1, s1 = _collapse_singleton_axes(w1, x, strides1, "sum")
-        x = F.silu(self.norm1(F.conv3d(x, w1, stride=s1)))
+        x = F.silu(self.norm1(conv(x, w1, s1)))
         w2, s2 = _collapse_singleton_axes(self.proj2.weight, x, strides2, "sum")
-        return F.silu(self.norm2(F.conv3d(x, w2, stride=s2)))
+        return F.silu(self.norm2(conv(x, w2, s2)))
 
 
 def _periodic_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -76,7 +105,7 @@ def _periodic_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.
             index = torch.arange(-p, n + p, device=x.device) % n
             x = x.index_select(2 + axis, index)
         crops.append(p * s)
-    y = F.conv_transpose3d(x, weight, bias, stride=strides)
+    y = conv_transpose(x, weight, bias, strides)
     for axis, c in enumerate(crops):
         if c:
             y = y.narrow(2 + axis, c, y.shape[2 + axis] - 2 * c)

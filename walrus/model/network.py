@@ -18,15 +18,16 @@ from torch.utils.checkpoint import checkpoint
 from walrus.errors import PredictionError, WalrusInputError  # noqa: F401  (WalrusInputError re-exported)
 from walrus.model.config import WalrusConfig
 from walrus.model.hmlp import StrideModulatedDecoder, StrideModulatedEncoder
-from walrus.model.jitter import SPATIAL_DIMS, jitter, unjitter
+from walrus.model.jitter import jitter, unjitter
 from walrus.model.patching import BOUNDARY_NAMES, PERIODIC, AxisPlan, plan_axes, token_geometry
 from walrus.model.random_draws import Draws, draw
 from walrus.model.space_attention import FullAttention
 from walrus.model.time_attention import AxialTimeAttention
 
 MixedBoundaryPolicy = Literal["split", "first", "error"]
+TOKEN_DIMS = (2, 3, 4)  # spatial dims of the channels-last tokens (T, B, h, w, d, C) inside the blocks
 
-# The time-mixing step of block i, given the block's attention module, the tokens (T, B, C, h, w, d)
+# The time-mixing step of block i, given the block's attention module, the tokens (T, B, h, w, d, C)
 # and the drop-path scales (T,) or None; returns the tokens after time mixing. The full forward
 # uses the attention's causal `forward`; streaming uses `forward_cached` with a per-block KV cache.
 TimeMixingStrategy = Callable[[int, AxialTimeAttention, torch.Tensor, torch.Tensor | None], torch.Tensor]
@@ -44,7 +45,7 @@ class SpaceTimeSplitBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, time_keep: torch.Tensor | None, space_keep: torch.Tensor | None,
                 use_checkpoint: bool, mix_time: TimeMixing | None = None) -> torch.Tensor:
-        """x: (T, B, C, h, w, d). `mix_time(attention, x, keep)` replaces the time step (default: the
+        """x: channels-last tokens (T, B, h, w, d, C). `mix_time(attention, x, keep)` replaces the time step (default: the
         full causal attention `self.time_mixing(x, keep)`); the block is still entered through
         `__call__` so hooks on it (FSDP unsharding) fire either way."""
         t, b = x.shape[:2]
@@ -308,7 +309,8 @@ class Walrus(nn.Module):
     def run_blocks(self, h: torch.Tensor, draws: Draws, time_mixing: TimeMixingStrategy | None = None,
                    use_checkpoint: bool = False) -> torch.Tensor:
         """The space-time blocks on tokens (T, B, hidden, h, w, d): each block's token roll, time
-        mixing, space mixing; the accumulated roll is undone at the end.
+        mixing, space mixing; the accumulated roll is undone at the end. Inside, the tokens are
+        channels-last (T, B, h, w, d, hidden), the layout every block's products read directly.
 
         time_mixing: the time step of block i as `time_mixing(i, attention, h, keep)` (default: the
             full causal attention over all T steps). Streaming passes a cached one.
@@ -316,17 +318,18 @@ class Walrus(nn.Module):
         """
         freq = self.config.gradient_checkpointing_freq
         total_roll = [0, 0, 0]
+        h = h.permute(0, 1, 3, 4, 5, 2).contiguous()
         for i, block in enumerate(self.blocks):
             roll = draws.block_rolls[i]
             if any(roll):
-                h = torch.roll(h, roll, SPATIAL_DIMS)
+                h = torch.roll(h, roll, TOKEN_DIMS)
                 total_roll = [a + r for a, r in zip(total_roll, roll)]
             block_ckpt = use_checkpoint and freq > 0 and i % freq == 0
             mix = None if time_mixing is None else partial(time_mixing, i)
             h = block(h, _on(draws.time_keep[i], h), _on(draws.space_keep[i], h), block_ckpt, mix)
         if any(total_roll):
-            h = torch.roll(h, [-r for r in total_roll], SPATIAL_DIMS)
-        return h
+            h = torch.roll(h, [-r for r in total_roll], TOKEN_DIMS)
+        return h.permute(0, 1, 5, 2, 3, 4).contiguous()
 
     def decode(self, h: torch.Tensor, field_ids: torch.Tensor, plans: tuple[AxisPlan, ...], draws: Draws,
                use_checkpoint: bool = False) -> torch.Tensor:

@@ -33,5 +33,15 @@ class RMSGroupNorm(nn.Module):
         normed = F.rms_norm(grouped, tuple(spatial)).reshape(x.shape)
         return normed * self.weight.view(1, c, *([1] * len(spatial)))
 
+    def normalize_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The same normalisation on channels-last tokens (N, L, C): each channel of each sample
+        divided by its RMS over the L tokens (plus the dtype's eps, as `F.rms_norm`), then weighted.
+        The processor blocks keep their tokens in this layout to avoid permuting copies."""
+        if x.shape[-1] != self.channels:
+            raise WalrusInputError("RMSGroupNorm: wrong channel count", field="x", expected=f"{self.channels} channels",
+                                   received=f"{x.shape[-1]} (shape {tuple(x.shape)})")
+        eps = torch.finfo(x.dtype).eps
+        return x * torch.rsqrt(x.square().mean(1, keepdim=True) + eps) * self.weight
+
     def extra_repr(self) -> str:
         return f"groups={self.groups}, channels={self.channels}"

@@ -7,7 +7,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from walrus.model.norms import RMSGroupNorm
@@ -41,6 +40,13 @@ class AxialRotaryEmbedding(nn.Module):
             per_axis.append(ang.view(shape).expand(*grid, ang.shape[-1]))
         return torch.cat(per_axis, dim=-1).reshape(-1, self.rotated_dims)
 
+    def rotation(self, grid: tuple[int, int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The rotation of each token's adjacent pairs as unit complex numbers (h*w*d, rotated_dims/2):
+        cos and sin taken in float32 (as `rotate` does) and then cast to `dtype`."""
+        half = self.angles(grid, device)[:, ::2]
+        cos, sin = half.cos().to(dtype), half.sin().to(dtype)
+        return torch.complex(cos, sin)
+
     @staticmethod
     def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
         """Rotate adjacent pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin) on the leading dims."""
@@ -50,6 +56,14 @@ class AxialRotaryEmbedding(nn.Module):
         rotated_half = torch.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)
         cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
         return torch.cat([head * cos + rotated_half * sin, tail], dim=-1)
+
+    @staticmethod
+    def rotate_complex(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        """`rotate` with the rotation from `rotation`: each pair (x0, x1) read as x0 + i x1 and
+        multiplied by cos + i sin, which is the same four products and two sums, in one pass."""
+        r = 2 * rotation.shape[-1]
+        pairs = torch.view_as_complex(x[..., :r].contiguous().unflatten(-1, (r // 2, 2)))
+        return torch.cat([torch.view_as_real(pairs * rotation).flatten(-2), x[..., r:]], dim=-1)
 
 
 class FullAttention(nn.Module):
@@ -69,18 +83,18 @@ class FullAttention(nn.Module):
         self.rotary_emb = AxialRotaryEmbedding(self.head_dim, rope_max_freq)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (N, C, h, w, d) with N = T*B. `keep`: drop-path scale per sample, shape (N,), or None."""
-        n, c, h, w, d = x.shape
-        z = rearrange(self.norm1(x), "n c h w d -> n (h w d) c")
+        """x: channels-last tokens (N, h, w, d, C) with N = T*B. `keep`: drop-path scale per sample,
+        shape (N,), or None."""
+        n, h, w, d, c = x.shape
+        z = self.norm1.normalize_tokens(x.reshape(n, h * w * d, c))
         ff, q, k, v = self.fused_ff_qkv(z).split([self.mlp_dim, c, c, c], dim=-1)
-        q, k, v = (rearrange(t, "n l (he c) -> n he l c", he=self.n_heads) for t in (q, k, v))
-        q, k = self.q_norm(q), self.k_norm(k)
-        angles = self.rotary_emb.angles((h, w, d), x.device)
-        q, k = self.rotary_emb.rotate(q, angles), self.rotary_emb.rotate(k, angles)
-        att = rearrange(F.scaled_dot_product_attention(q, k, v), "n he l c -> n l (he c)")
+        q, k, v = (t.unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2) for t in (q, k, v))
+        rotation = self.rotary_emb.rotation((h, w, d), x.device, x.dtype)
+        q = self.rotary_emb.rotate_complex(self.q_norm(q), rotation)
+        k = self.rotary_emb.rotate_complex(self.k_norm(k), rotation)
+        att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, h * w * d, c)
         value, gate = ff.chunk(2, dim=-1)
-        z = self.attn_out(att) + self.ff_out(F.silu(gate) * value)
-        z = rearrange(z, "n (h w d) c -> n c h w d", h=h, w=w, d=d)
+        z = (self.attn_out(att) + self.ff_out(F.silu(gate) * value)).view(x.shape)
         if keep is not None:
             z = z * keep.view(n, 1, 1, 1, 1).to(z.dtype)
         return x + z

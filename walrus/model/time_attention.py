@@ -6,7 +6,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from walrus.model.norms import RMSGroupNorm
@@ -59,37 +58,52 @@ class AxialTimeAttention(nn.Module):
         self.rel_pos_bias = T5CausalBias(n_heads, num_buckets, max_distance)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (T, B, C, h, w, d). `keep`: drop-path scale per time slice, shape (T,), or None."""
-        t, b, c, h, w, d = x.shape
-        z = self.norm1(x.reshape(t * b, c, h, w, d))
-        z = self.input_head(z)
-        z = rearrange(z, "(t b) (he c) h w d -> (b h w d) he t c", t=t, he=self.n_heads)
-        q, k, v = z.tensor_split(3, dim=-1)
-        q, k = self.qnorm(q), self.knorm(k)
-        mask = self.rel_pos_bias(t, x.device, q.dtype)
-        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        z = rearrange(z, "(b h w d) he t c -> (t b) (he c) h w d", b=b, h=h, w=w, d=d)
-        z = self.output_head(z).reshape(t, b, c, h, w, d)
+        """x: channels-last tokens (T, B, h, w, d, C). `keep`: drop-path scale per time slice, shape
+        (T,), or None."""
+        return self.forward_and_cache(x, keep)[0]
+
+    def forward_and_cache(self, x: torch.Tensor, keep: torch.Tensor | None = None, max_frames: int | None = None
+                          ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """`forward`, also returning the keys and values of the last `max_frames` frames (all by
+        default), shaped (B*h*w*d, heads, frames, head_dim), as `forward_cached` keeps them."""
+        t, b, h, w, d, c = x.shape
+        n = b * h * w * d
+        q, k, v = self._qkv(self.norm1.normalize_tokens(x.reshape(t * b, h * w * d, c)).reshape(t, n, c))
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=self.rel_pos_bias(t, x.device, q.dtype))
+        z = self._out(z.permute(2, 0, 1, 3).reshape(t, n, c)).view(x.shape)
         if keep is not None:
             z = z * keep.view(t, 1, 1, 1, 1, 1).to(z.dtype)
-        return x + z
+        frames = t if max_frames is None else max_frames
+        return x + z, (k[:, :, -frames:], v[:, :, -frames:])
+
+    def _qkv(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised tokens (T, N, C) -> q, k and v, each (N, heads, T, head_dim) (strided views of
+        one product, q and k after their LayerNorm). The 1x1 input convolution is a matrix product
+        on the channel axis; its output is interleaved per head as [q_h | k_h | v_h]."""
+        t, n, c = z.shape
+        z = F.linear(z, self.input_head.weight.view(3 * c, c), self.input_head.bias)
+        z = z.view(t, n, self.n_heads, 3 * self.head_dim).permute(1, 2, 0, 3)
+        q, k, v = z.split(self.head_dim, dim=-1)
+        return self.qnorm(q), self.knorm(k), v
+
+    def _out(self, z: torch.Tensor) -> torch.Tensor:
+        """The 1x1 output convolution on channels-last (..., C)."""
+        c = z.shape[-1]
+        return F.linear(z, self.output_head.weight.view(c, c), self.output_head.bias)
 
     def forward_cached(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None,
                        max_frames: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """The newest frame only, attending to cached keys/values of earlier frames.
 
-        x: (1, B, C, h, w, d). Returns the frame's output and the cache with its keys/values
-        appended, cut to the last `max_frames` frames. Equal to the last frame of `forward` on the
-        whole history when the cache holds every earlier frame.
+        x: channels-last tokens of one frame (1, B, h, w, d, C). Returns the frame's output and the
+        cache with its keys/values appended, cut to the last `max_frames` frames. Equal to the last
+        frame of `forward` on the whole history when the cache holds every earlier frame.
         """
-        _, b, c, h, w, d = x.shape
-        z = self.input_head(self.norm1(x[0]))
-        z = rearrange(z, "b (he c) h w d -> (b h w d) he 1 c", he=self.n_heads)
-        q, k, v = z.tensor_split(3, dim=-1)
-        q, k = self.qnorm(q), self.knorm(k)
+        _, b, h, w, d, c = x.shape
+        n = b * h * w * d
+        q, k, v = self._qkv(self.norm1.normalize_tokens(x.reshape(b, h * w * d, c)).reshape(1, n, c))
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2)[:, :, -max_frames:], torch.cat([cache[1], v], dim=2)[:, :, -max_frames:]
         mask = self.rel_pos_bias(k.shape[2], x.device, q.dtype, last_query_only=True)
         z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        z = rearrange(z, "(b h w d) he 1 c -> b (he c) h w d", b=b, h=h, w=w, d=d)
-        return x + self.output_head(z).unsqueeze(0), (k, v)
+        return x + self._out(z.reshape(n, c)).view(x.shape), (k, v)
