@@ -169,3 +169,20 @@ def test_decoder_selects_field_columns_and_averages_singleton_axes():
                                                dec.proj2.bias[[7, 4]], stride=(2, 2, 1))
     torch.testing.assert_close(got, ref)
     assert got.shape == (2, 2, 22, 22, 1)
+
+
+@pytest.mark.parametrize("strides", [(1, 1, 1), (2, 2, 2), (4, 2, 1), (6, 1, 8), (3, 5, 7)])
+@pytest.mark.parametrize("kernel", [(8, 8, 8), (4, 4, 4), (8, 4, 1)])
+def test_transposed_conv_by_phases_equals_conv_transpose3d(strides, kernel):
+    """The decoder's 3-D transposed convolution, computed as one ordinary convolution over the
+    kernel's phases, equals torch's (strides that do and do not divide the kernel)."""
+    from walrus.model.hmlp import conv_transpose3d_by_phases
+
+    gen = torch.Generator().manual_seed(sum(strides) * 10 + kernel[0])
+    x = torch.randn(2, 3, 5, 4, 3, dtype=torch.float64, generator=gen)
+    w = torch.randn(3, 2, *kernel, dtype=torch.float64, generator=gen)
+    b = torch.randn(2, dtype=torch.float64, generator=gen)
+    want = torch.nn.functional.conv_transpose3d(x, w, b, stride=strides)
+    got = conv_transpose3d_by_phases(x, w, b, strides)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
