@@ -280,8 +280,10 @@ def measure(code: Code, res: int, *, model, seed: int, k: int, m: int, horizons:
             kinds = [r.kind for r in h.records]
             entry.update({f"vrmse_step{n}": float(err[warmup + n]) for n in horizons})
             entry[f"vrmse_mean_1_{horizons[0]}"] = float(err[warmup + 1: warmup + horizons[0] + 1].mean())
+            per = {kind: [r.seconds for r in h.records if r.kind == kind] for kind in ("surrogate", "solver")}
             entry.update(surrogate_steps=kinds.count("surrogate"), solver_steps=kinds.count("solver"),
-                         fallbacks=sum(r.fell_back for r in h.records))
+                         fallbacks=sum(r.fell_back for r in h.records),
+                         **{f"mean_{kind}_step_s": float(np.mean(v)) if v else None for kind, v in per.items()})
         row[name] = entry
     return row
 
