@@ -1,62 +1,147 @@
-"""Streaming (cached) against exact (recomputed-window) rollout: speed-up and accuracy.
+"""Streaming against exact rollout on the pretrained model and held-out data: speed and accuracy cost.
 
-Generates a small dataset with a real solver (a registered plugin dataset), trains walrus-tiny
-briefly (or loads --checkpoint), then rolls both modes out from the same validation windows and
-reports seconds per step, VRMSE against the solver's truth, and VRMSE between the two modes.
+Every configuration rolls the same held-out windows (bench/accuracy.py's: HELDOUT_SEED, the
+corpus systems' real solvers) forward through `walrus.train.evaluation.rollout`, with the same
+jitter seeds, and is scored with VRMSE against the solver's truth:
 
-    python bench/streaming_rollout.py --dataset shallow_water_pyclaw --train-steps 300 --rollout 20
+- exact: the release's inference, every step a full pass over the window (fresh statistics and draws);
+- exact-reseeded: exact with other jitter seeds (how much exact mode moves with its own draws:
+  the noise floor of any comparison);
+- where streaming's error comes from, each an exact-mode rollout with one of streaming's
+  simplifications: exact-frozen-scale (the input RMS of the first window kept), exact-frozen-delta
+  (the frame-to-frame RMS, the output's scale, of the first window kept), exact-fixed-draws (one
+  jitter draw for the whole rollout); the truncated cache is what remains;
+- streaming configurations (`walrus.model.streaming.Reanchor`): `none` never re-anchors (statistics
+  and draws fixed for the whole rollout, truncated key/value cache); `every=k` re-anchors every k
+  steps; `drift=f` when the window's RMS statistics move by more than the fraction f.
+
+Reported per system and configuration: seconds per step (median over windows, after an untimed
+warm-up rollout), VRMSE vs truth (mean over the rollout steps, windows and seeds, and at the last
+step) and the relative cost against exact mode (VRMSE_config / VRMSE_exact - 1, mean over steps).
+
+    OMP_NUM_THREADS=2 python bench/streaming_rollout.py --threads 2 --out bench/results/streaming_rollout_cpu.json
+
+`--latency-presets` instead times one step of each mode on a (6, 128, 128) window for untrained
+presets (the GPU numbers in docs/model.md; speed only, the accuracy cost is this script's main run).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
-import os
 import platform
-import shutil
+import os
+import statistics
 import sys
-import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from _progress import add_quiet, cases as progress, say
-from walrus.io import read_well_file
-from walrus.metrics import vrmse
-from walrus.state import State
-from walrus.surrogate import Surrogate
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _progress import add_quiet, cases as progress, say  # noqa: E402
+from accuracy import heldout_batches, heldout_root  # noqa: E402
+
+import walrus  # noqa: E402
+from walrus.model.normalization import RMSStats, normalize_input, reconstruct, rms_stats  # noqa: E402
+from walrus.model.streaming import Reanchor, StreamingRollout, open_stream, stream_step  # noqa: E402
+from walrus.train.config import TrainConfig  # noqa: E402
+from walrus.train.evaluation import rollout, walrus_predictor  # noqa: E402
+from walrus.train.trainer import window_history  # noqa: E402
+
+SYSTEMS = ("acoustics_inclusions_pyclaw", "euler_blast_pyclaw", "gray_scott_pypde", "mhd_orszag_tang_dedalus",
+           "oldroyd_b_kolmogorov_dedalus", "shallow_water_pyclaw", "shear_flow_dedalus", "euler_blast_3d_pyclaw",
+           "acoustics_inclusions_3d_pyclaw")
+EXACT = ("exact", "exact-reseeded", "exact-frozen-scale", "exact-frozen-delta", "exact-fixed-draws")
+DEFAULT = "every=10,drift=0.1,min_gap=4"  # walrus.model.streaming.Reanchor()'s, the Surrogate's default
+CONFIGS = (*EXACT, "none", "every=4", "every=5", "drift=0.1", "drift=0.1,min_gap=4", DEFAULT)
+DOCS_BEGIN, DOCS_END = "<!-- streaming-table:begin -->", "<!-- streaming-table:end -->"
+RESEED = 1000  # exact-reseeded uses jitter seeds RESEED + s instead of s
 
 
-def train(data: Path, name: str, steps: int, out: Path, device: str, quiet: bool = True) -> Path:
-    from walrus.train import TrainConfig
-    from walrus.train.trainer import Trainer
+def parse_config(text: str) -> Reanchor | None:
+    """An exact-mode configuration -> None; 'none' or comma-separated 'every=k', 'drift=f', 'min_gap=g'
+    -> a Reanchor."""
+    if text in EXACT:
+        return None
+    if text == "none":
+        return Reanchor(every=None, drift=None)
+    knobs = dict(every=None, drift=None, min_gap=1)
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        if key not in knobs or not value:
+            raise SystemExit(f"--configs: {text!r}: expected one of {', '.join(EXACT)}, none, or comma-separated "
+                             "every=K, drift=F, min_gap=G")
+        knobs[key] = float(value) if key == "drift" else int(value)
+    return Reanchor(**knobs)
 
-    cfg = TrainConfig(datasets=[{"name": name, "path": str(data)}], out_dir=str(out), preset="walrus-tiny",
-                      epochs=1, steps_per_epoch=steps, warmup_epochs=0, cooldown_epochs=0, validate_every=0,
-                      lr=1e-3, checkpoint_every=10 ** 9, progress=not quiet, device=device)
-    trainer = Trainer(cfg)
-    trainer.fit()
-    return trainer.export()
+
+def predictor(model, config: str, seed: int):
+    """A rollout predictor for one configuration; the streaming one also reports its anchors."""
+    policy = parse_config(config)
+    if config in ("exact", "exact-reseeded"):
+        return walrus_predictor(model, seed=seed + (RESEED if config == "exact-reseeded" else 0)), None
+    if policy is None:
+        return exact_with(model, config.removeprefix("exact-"), seed), None
+    stream = StreamingRollout(model, policy, torch.Generator().manual_seed(seed))
+    first = [True]
+
+    def predict(window, batch):
+        out = stream.predict(window, batch.field_ids, batch.bcs[0], continues=not first[0])
+        first[0] = False
+        return out[:, :batch.n_variable]
+
+    return predict, stream
 
 
-def field_vrmse(pred: State, truth: dict[str, np.ndarray], n_dims: int) -> float:
-    scores = []
-    for name, value in pred.fields.items():
-        p = torch.as_tensor(value[-1]).reshape(*value.shape[1:1 + n_dims], -1)
-        t = torch.as_tensor(truth[name]).reshape(p.shape)
-        scores.append(vrmse(p.unsqueeze(0), t.unsqueeze(0), n_dims).mean().item())
-    return float(np.mean(scores))
+def exact_with(model, simplification: str, seed: int):
+    """Exact mode with one of streaming's simplifications: 'frozen-scale', 'frozen-delta' (the first
+    window's input RMS or frame-to-frame RMS kept) or 'fixed-draws' (one jitter draw throughout)."""
+    gen, first = torch.Generator().manual_seed(seed), {}
+
+    def predict(window, batch):
+        now = rms_stats(window, model.config.rms_eps)
+        first.setdefault("stats", now)
+        if simplification == "fixed-draws":
+            first.setdefault("draws", model.draw_for(window.shape, batch.bcs, gen))
+        kept = first["stats"]
+        stats = dict(scale=RMSStats(kept.scale, now.delta_scale), delta=RMSStats(now.scale, kept.delta_scale))
+        stats = stats.get(simplification.removeprefix("frozen-"), now)
+        out = model(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen, draws=first.get("draws"))
+        return reconstruct(window[-1], out[-1], stats)[:, :batch.n_variable]
+
+    return predict
+
+
+def run_config(model, config: str, batches, steps: int, seeds: int) -> dict:
+    """VRMSE curve (mean over windows, seeds and real channels), seconds per step, anchors per rollout."""
+    from walrus.metrics import vrmse
+
+    curves, seconds, anchors = [], [], []
+    with torch.no_grad():
+        rollout(predictor(model, config, 0)[0], batches[0], min(steps, 3))  # untimed warm-up
+        for batch in batches:
+            keep = batch.padded_mask
+            truth = batch.future[:steps, :, keep].movedim(2, -1)
+            for seed in range(seeds):
+                predict, stream = predictor(model, config, seed)
+                start = time.perf_counter()
+                frames = rollout(predict, batch, steps)
+                seconds.append((time.perf_counter() - start) / steps)
+                curves.append(vrmse(frames[:, :, keep].movedim(2, -1), truth, 3).mean(1).mean(-1))
+                anchors.append(stream.anchors if stream is not None else steps)
+    curve = torch.stack(curves).mean(0)
+    return dict(seconds_per_step=statistics.median(seconds), vrmse_mean=float(curve.mean()),
+                vrmse_last=float(curve[-1]), vrmse_per_step=[float(v) for v in curve],
+                full_passes_per_rollout=float(np.mean(anchors)))
 
 
 def step_latency(preset: str, device: str, size: int, history: int, repeat: int = 5) -> dict:
     """Per-step model time of the two modes on a (history, 1, 4, size, size) window, untrained weights:
     exact = one forward over the window; streaming = one frame through the cached network."""
-    import walrus
-    from walrus.model.streaming import open_stream, stream_step
-
     model = walrus.get_model(preset, device=device).eval()
     x = torch.randn(history, 1, 4, size, size, 1, device=device)
     ids, bcs = torch.tensor([3, 4, 5, 28], device=device), [[2, 2], [0, 0], [2, 2]]
@@ -84,96 +169,139 @@ def step_latency(preset: str, device: str, size: int, history: int, repeat: int 
                 speedup=exact / streaming)
 
 
-def main() -> None:
+def summarise(results: dict, configs: list[str]) -> dict:
+    """Per configuration: relative VRMSE cost against exact (mean and worst over systems) and speed-up
+    (geometric mean over systems of exact seconds / configuration seconds)."""
+    out, names = {}, list(results)
+    for config in configs:
+        rel = [r[config]["vrmse_mean"] / r["exact"]["vrmse_mean"] - 1 for r in results.values()]
+        speed = [r["exact"]["seconds_per_step"] / r[config]["seconds_per_step"] for r in results.values()]
+        out[config] = dict(relative_vrmse_cost_mean=float(np.mean(rel)), relative_vrmse_cost_worst=float(max(rel)),
+                           worst_system=names[int(np.argmax(rel))], speedup_geomean=float(np.exp(np.mean(np.log(speed)))),
+                           speedup_min=float(min(speed)),
+                           full_passes_per_rollout=float(np.mean([r[config]["full_passes_per_rollout"]
+                                                                  for r in results.values()])))
+    return out
+
+
+def docs_table(record: dict) -> str:
+    """The summary as a Markdown table (docs/model.md, between the streaming-table markers)."""
+    steps = record["rollout"]
+    lines = [f"| configuration | full passes in {steps} steps | speed-up vs exact (geo-mean, min) | "
+             f"VRMSE cost vs exact: mean | worst (system) |", "|---|---|---|---|---|"]
+    for config, s in record["summary"].items():
+        if config == "exact":
+            continue
+        lines.append(f"| `{config}` | {s['full_passes_per_rollout']:.1f} | {s['speedup_geomean']:.2f}x, "
+                     f"{s['speedup_min']:.2f}x | {100 * s['relative_vrmse_cost_mean']:+.1f}% | "
+                     f"{100 * s['relative_vrmse_cost_worst']:+.1f}% ({s['worst_system']}) |")
+    return "\n".join(lines)
+
+
+def write_docs_table(record: dict, path: Path) -> None:
+    from walrus.atomic import atomic_path
+
+    text = path.read_text()
+    if DOCS_BEGIN not in text or DOCS_END not in text:
+        raise SystemExit(f"--docs {path}: no {DOCS_BEGIN} ... {DOCS_END} markers")
+    head, rest = text.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    note = f"<!-- generated by: {record['command']} ({record['date']}) -->"
+    with atomic_path(path) as tmp:
+        tmp.write_text(f"{head}{DOCS_BEGIN}\n{note}\n{docs_table(record)}\n{DOCS_END}{tail}")
+
+
+def write_json(path: Path, record: dict) -> None:
+    from walrus.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="shallow_water_pyclaw")
-    p.add_argument("--res", type=int, default=64)
-    p.add_argument("--n-traj", type=int, default=6)
-    p.add_argument("--steps", type=int, default=40, help="saved frames per generated trajectory")
-    p.add_argument("--train-steps", type=int, default=300)
-    p.add_argument("--checkpoint", type=Path, default=None)
-    p.add_argument("--data", type=Path, default=None, help="an already generated dataset root (skips generation)")
-    p.add_argument("--save-checkpoint", type=Path, default=None, help="keep the trained model here")
+    p.add_argument("--model", default="pretrained", help="'pretrained' (the shipped model) or a checkpoint path")
+    p.add_argument("--corpus", type=Path, default=Path("examples/configs/pretrain_corpus.yaml"),
+                   help="the corpus whose systems' held-out data is used (bench/accuracy.py's)")
+    p.add_argument("--heldout", type=Path, default=Path("data/heldout"))
+    p.add_argument("--heldout-traj", type=int, default=3)
+    p.add_argument("--systems", nargs="*", default=list(SYSTEMS))
+    p.add_argument("--configs", nargs="*", default=list(CONFIGS),
+                   help=f"{', '.join(EXACT)}, none, or comma-separated every=K, drift=F, min_gap=G")
     p.add_argument("--rollout", type=int, default=20)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "streaming_rollout_cpu.json")
-    p.add_argument("--latency-presets", nargs="*", default=[], help="only time the two modes per step for these presets")
+    p.add_argument("--windows", type=int, default=3, help="held-out windows per 2-D system")
+    p.add_argument("--windows-3d", type=int, default=1, help="held-out windows per 3-D system (a 3-D step costs ~10x)")
+    p.add_argument("--seeds", type=int, default=3, help="jitter seeds per window")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="for --latency-presets (the main run is on the CPU)")
+    p.add_argument("--out", type=Path, default=Path("bench/results/streaming_rollout_cpu.json"))
+    p.add_argument("--docs", type=Path, help="a Markdown page whose table between the streaming-table markers is rewritten")
+    p.add_argument("--latency-presets", nargs="*", default=[], help="only time one step of each mode for these presets")
     add_quiet(p)
-    a = p.parse_args()
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    command = "python bench/streaming_rollout.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    machine = dict(platform=platform.platform(), cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                   python=platform.python_version(), torch=torch.__version__, device=a.device,
+                   gpu=torch.cuda.get_device_name(0) if a.device.startswith("cuda") else None)
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     if a.latency_presets:
         rows = [step_latency(name, a.device, 128, 6)
                 for name in progress(a.latency_presets, desc="step latency", quiet=a.quiet, unit="preset")]
         for r in rows:
-            say(f"{r['preset']:<13} exact {r['exact_s'] * 1e3:8.1f} ms/step  streaming {r['streaming_s'] * 1e3:8.1f} ms/step  "
-                f"speed-up {r['speedup']:.2f}x")
-        payload = dict(benchmark="streaming_step_latency", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       command=" ".join([Path(sys.executable).name, *sys.argv]),
-                       machine=dict(torch=torch.__version__, device=a.device,
-                                    gpu=torch.cuda.get_device_name(0) if a.device.startswith("cuda") else None),
-                       results=rows)
-        a.out.write_text(json.dumps(payload, indent=2))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        start = time.perf_counter()
-        from walrus.data.generators.pipeline import generate_dataset
+            say(f"{r['preset']:<13} exact {r['exact_s'] * 1e3:8.1f} ms/step  streaming {r['streaming_s'] * 1e3:8.1f} "
+                f"ms/step  speed-up {r['speedup']:.2f}x")
+        record = dict(benchmark="streaming_step_latency", date=date, command=command, machine=machine, results=rows)
+        write_json(a.out, record)
+        return record
 
-        data = a.data or generate_dataset(a.dataset, tmp / "data", n_traj=a.n_traj, res=a.res, steps=a.steps, seed=0,
-                                          progress=not a.quiet)
-        generation_s = time.perf_counter() - start if a.data is None else None
-        start = time.perf_counter()
-        checkpoint = a.checkpoint or train(data, a.dataset, a.train_steps, tmp / "run", a.device, a.quiet)
-        training_s = time.perf_counter() - start
-        if a.save_checkpoint:
-            shutil.copy(checkpoint, a.save_checkpoint)
-        files = sorted((data / "data" / "valid").glob("*.hdf5")) + sorted((data / "data" / "test").glob("*.hdf5"))
-        trajectories = [(f, i) for f in files for i in range(read_well_file(f).sizes.get("sample", 1))]
-        rows = []
-        for sample, (file, index) in enumerate(progress(trajectories, desc="rollouts", quiet=a.quiet,
-                                                        unit="trajectory")):
-            full = State.from_dataset(read_well_file(file), sample=index)
-            history = Surrogate.from_pretrained(str(checkpoint)).history_for(full)
-            n = min(a.rollout, full.n_steps - history)
-            window = State(fields={k: v[:history] for k, v in full.fields.items()}, time=full.time[:history],
-                           coords=full.coords, boundaries=full.boundaries, constant_fields=full.constant_fields,
-                           parameters=full.parameters, units=full.units)
-            result = {}
-            for mode in ("exact", "streaming"):
-                sur = Surrogate.from_pretrained(str(checkpoint), device=a.device, mode=mode, seed=sample)
-                t0 = time.perf_counter()
-                states = list(sur.rollout(window, n))
-                seconds = time.perf_counter() - t0
-                truth = [{k: v[history + i] for k, v in full.fields.items()} for i in range(n)]
-                result[mode] = dict(states=states, seconds_per_step=seconds / n,
-                                    vrmse=[field_vrmse(s, tr, full.n_dims) for s, tr in zip(states, truth)])
-            between = [field_vrmse(s, {k: v[-1] for k, v in e.fields.items()}, full.n_dims)
-                       for s, e in zip(result["streaming"]["states"], result["exact"]["states"])]
-            rows.append(dict(sample=sample, steps=n,
-                             exact_seconds_per_step=result["exact"]["seconds_per_step"],
-                             streaming_seconds_per_step=result["streaming"]["seconds_per_step"],
-                             speedup=result["exact"]["seconds_per_step"] / result["streaming"]["seconds_per_step"],
-                             exact_vrmse_vs_truth=result["exact"]["vrmse"],
-                             streaming_vrmse_vs_truth=result["streaming"]["vrmse"],
-                             streaming_vrmse_vs_exact=between))
-            say(f"sample {sample}: speed-up {rows[-1]['speedup']:.2f}x; VRMSE vs truth at step {n}: exact "
-                f"{result['exact']['vrmse'][-1]:.3f}, streaming {result['streaming']['vrmse'][-1]:.3f}; "
-                f"streaming vs exact {between[-1]:.3f}")
-    summary = dict(mean_speedup=float(np.mean([r["speedup"] for r in rows])),
-                   mean_final_vrmse_exact=float(np.mean([r["exact_vrmse_vs_truth"][-1] for r in rows])),
-                   mean_final_vrmse_streaming=float(np.mean([r["streaming_vrmse_vs_truth"][-1] for r in rows])),
-                   mean_final_vrmse_streaming_vs_exact=float(np.mean([r["streaming_vrmse_vs_exact"][-1] for r in rows])))
-    payload = dict(benchmark="streaming_rollout", date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   command=" ".join([Path(sys.executable).name, *sys.argv]),
-                   machine=dict(python=platform.python_version(), torch=torch.__version__, cpu_count=os.cpu_count(),
-                                device=a.device),
-                   dataset=a.dataset, res=a.res, train_steps=a.train_steps, generation_seconds=generation_s,
-                   training_seconds=training_s, summary=summary, results=rows)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = a.out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp_out, a.out)
-    print(json.dumps(summary, indent=1))
-    print(f"wrote {a.out}")
+    for config in a.configs:
+        parse_config(config)
+    if "exact" not in a.configs:
+        a.configs.insert(0, "exact")
+    if a.model == "pretrained":  # the accuracy run is on the CPU
+        from walrus.model.pretrained import DEFAULT_PRETRAINED
+
+        label, model = f"{DEFAULT_PRETRAINED} (shipped, pretrained)", walrus.Surrogate.from_pretrained().model
+    else:
+        label, model = a.model, walrus.get_model(a.model, dtype=torch.float32).eval()
+    cfg = TrainConfig.from_yaml(a.corpus)
+    results = {}
+    bar = progress(total=len(a.systems) * len(a.configs), desc="systems x configs", quiet=a.quiet, unit="config")
+    for name in a.systems:
+        history = window_history(cfg, model.config, "_3d_" in name)
+        data_dir = heldout_root(cfg, name, a.heldout, n_traj=a.heldout_traj, steps=history + a.rollout,
+                                progress=not a.quiet)
+        batches = heldout_batches(data_dir, name, model.config.field_names, history, a.rollout,
+                                  a.windows_3d if "_3d_" in name else a.windows)
+        row = {}
+        for config in a.configs:
+            row[config] = run_config(model, config, batches, a.rollout, a.seeds)
+            bar.update()
+        exact = row["exact"]
+        for config, r in row.items():
+            r["relative_vrmse_cost"] = r["vrmse_mean"] / exact["vrmse_mean"] - 1
+            r["speedup"] = exact["seconds_per_step"] / r["seconds_per_step"]
+            say(f"{name:<31} {config:<18} {r['seconds_per_step'] * 1e3:7.1f} ms/step ({r['speedup']:4.2f}x)  "
+                f"VRMSE {r['vrmse_mean']:.3f} (step {a.rollout}: {r['vrmse_last']:.3f})  "
+                f"cost {100 * r['relative_vrmse_cost']:+5.1f}%  full passes {r['full_passes_per_rollout']:.1f}")
+        results[name] = dict(history=history, windows=len(batches), resolution=list(batches[0].x.shape[-3:]), **row)
+    bar.close()
+    per_system = {n: {c: r[c] for c in a.configs} for n, r in results.items()}
+    summary = summarise(per_system, a.configs)
+    for config, s in summary.items():
+        say(f"{config:<18} speed-up {s['speedup_geomean']:.2f}x  VRMSE cost mean {100 * s['relative_vrmse_cost_mean']:+.1f}%"
+            f"  worst {100 * s['relative_vrmse_cost_worst']:+.1f}%")
+    record = dict(benchmark="streaming_rollout", date=date, command=command, machine=machine,
+                  model=label, rollout=a.rollout, seeds=a.seeds,
+                  metric="VRMSE (The Well) vs the solver, mean over real channels, windows, seeds and rollout steps; "
+                         "cost = VRMSE / exact's VRMSE - 1; seconds per step: median over rollouts after a warm-up",
+                  summary=summary, results=results)
+    write_json(a.out, record)
+    if a.docs:
+        write_docs_table(record, a.docs)
+    return record
 
 
 if __name__ == "__main__":

@@ -69,8 +69,20 @@ def test_streaming_rollout_reuses_its_cache_and_stays_close():
     st = make_state()
     stream = surrogate(mode="streaming")
     out = list(stream.rollout(st, 3))
-    assert stream._stream.frames_seen == 6 + 2  # one prefill of the window, then one frame per step
+    assert stream._stream.stream.frames_seen == 6 + 2  # one full pass over the window, then one frame per step
+    assert stream._stream.anchors == 1
     assert np.isfinite(out[-1].fields["density"]).all()
+
+
+def test_streaming_reanchors_at_its_interval_and_every_step_is_exact_mode():
+    st = make_state()
+    sur = surrogate(mode="streaming", reanchor=3)
+    list(sur.rollout(st, 7))
+    assert sur._stream.anchors == 3  # steps 1, 4 and 7 are full passes
+    exact = list(surrogate(seed=2).rollout(st, 3))
+    every_step = list(surrogate(seed=2, mode="streaming", reanchor=1).rollout(st, 3))
+    for e, s in zip(exact, every_step):  # the same draws in the same order: equal up to float32 round-off
+        np.testing.assert_allclose(s.fields["velocity"], e.fields["velocity"], rtol=1e-4, atol=1e-5)
 
 
 def test_history_is_kept_when_the_solver_hands_one_frame_at_a_time():
@@ -189,7 +201,8 @@ def test_argument_errors_name_the_argument():
     model = walrus.get_model("walrus-tiny")
     for kwargs, field in [({"mode": "fast"}, "mode"), ({"history": 0}, "history"), ({"dt": -1.0}, "dt"),
                           ({"seed": 1.5}, "seed"), ({"dataset": "a", "transforms": {}}, "dataset/transforms"),
-                          ({"transforms": ["density"]}, "transforms")]:
+                          ({"transforms": ["density"]}, "transforms"), ({"reanchor": 0}, "reanchor"),
+                          ({"reanchor": "5"}, "reanchor"), ({"reanchor": True}, "reanchor")]:
         with pytest.raises(ArgumentError) as info:
             Surrogate(model, **kwargs)
         assert info.value.field == field

@@ -11,9 +11,12 @@ conditions, keeps the history the model needs when the solver hands it only rece
 Two rollout modes:
 - "exact" (the release's): every step recomputes the whole window, its RMS statistics and fresh
   jitter draws.
-- "streaming": statistics and draws are fixed when a stream opens, the time attention's keys and
-  values are cached, and each new frame passes through the network once (see
-  `walrus.model.streaming` for when this equals "exact" and when it is an approximation).
+- "streaming": the time attention's keys and values are cached and each new frame passes through
+  the network once, with the input scale and draws of the last full pass; a full pass (an "exact"
+  step, fresh statistics and draws) re-anchors the stream when the window's RMS drifts, and at
+  least every 10 steps (``reanchor=``, a `walrus.model.streaming.Reanchor` or an interval). Its
+  speed and its accuracy cost against exact mode on held-out data: docs/model.md ("Streaming
+  inference: speed and its accuracy cost").
 
 A token budget (``tokens_per_axis=``, compute-adaptive tokenisation, a feature of the paper) trades
 speed for accuracy at inference: fewer tokens per axis cost less attention and run faster, more
@@ -36,7 +39,7 @@ from walrus.errors import ArgumentError, FieldError, InputKindError, PredictionE
 from walrus.model import get_model
 from walrus.model.network import Walrus, check_tokens_per_axis
 from walrus.model.normalization import RMSStats, normalize_input, reconstruct, rms_stats
-from walrus.model.streaming import StreamState, open_stream, stream_step
+from walrus.model.streaming import Reanchor, StreamingRollout
 from walrus.state import State
 from walrus.units import conversion, same_units
 
@@ -120,11 +123,17 @@ class Surrogate:
     ``tokens_per_axis`` is the token budget per spatial axis (default None: the model's config, the
     budget it was trained at). Coarser is faster, finer resolves more, and any budget other than
     the trained one may cost accuracy. It can be changed between steps (``sur.tokens_per_axis = 4``);
-    an open stream is then re-opened at the new budget."""
+    an open stream is then re-opened at the new budget.
+
+    ``reanchor`` (streaming mode) says when a full pass re-anchors the stream: a
+    `walrus.model.streaming.Reanchor` (default ``Reanchor(every=10, drift=0.1, min_gap=4)``: when a
+    channel's RMS in the window has moved 10 %, at most once in 4 steps, at least every 10) or an
+    interval ``k`` (every k-th step; 1 is exact mode). ``Reanchor(every=None, drift=None)`` never
+    re-anchors: fastest, least accurate. Costs per setting: docs/model.md."""
 
     def __init__(self, model: Walrus, *, mode: Mode = "exact", history: int | None = None, seed: int | None = 0,
                  dt: float | None = None, dataset: str | None = None, transforms: Mapping[str, str] | None = None,
-                 tokens_per_axis: int | None = None):
+                 tokens_per_axis: int | None = None, reanchor: Reanchor | int = Reanchor()):
         if not isinstance(mode, str) or mode not in ("exact", "streaming"):
             raise ArgumentError("unknown rollout mode", field="mode", expected="'exact' or 'streaming'",
                                 received=repr(mode)[:80])
@@ -148,8 +157,14 @@ class Surrogate:
         self.dt = dt
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
         self._buffer: State | None = None
-        self._stream: StreamState | None = None
-        self._stream_stats: RMSStats | None = None
+        if isinstance(reanchor, numbers.Integral) and not isinstance(reanchor, bool):
+            reanchor = Reanchor(every=_count("reanchor", reanchor, minimum=1))
+        if not isinstance(reanchor, Reanchor):
+            raise ArgumentError("streaming's re-anchoring policy", field="reanchor",
+                                expected="a walrus.model.streaming.Reanchor or an interval (int >= 1)",
+                                received=repr(reanchor)[:80])
+        self.reanchor = reanchor
+        self._stream: StreamingRollout | None = None
         self._stream_key: tuple | None = None
         self._stream_time: float | None = None
 
@@ -264,20 +279,13 @@ class Surrogate:
         key = _layout_key(st)
         contiguous = (self._stream is not None and self._stream_key == key and st.n_steps > 1
                       and float(st.time[-2]) == self._stream_time)
-        if contiguous:
-            frames = x[-1:]
-        else:  # open a stream on this window: fix statistics and draws, prefill every frame
-            self._stream_stats = self._stats(x, inputs)
-            self._stream = open_stream(self.model, x.shape[1:], inputs.field_ids, inputs.bcs[0],
-                                       max_frames=x.shape[0], generator=self.generator,
-                                       tokens_per_axis=self.tokens_per_axis)
+        if not contiguous:  # a new stream on this window (one full pass), then re-anchored by self.reanchor
+            self._stream = StreamingRollout(self.model, self.reanchor, self.generator, self.tokens_per_axis)
             self._stream_key = key
-            frames = x
-        stats = self._stream_stats
-        for frame in normalize_input(frames, stats):
-            out = stream_step(self.model, self._stream, frame)
+        pred = self._stream.predict(x, inputs.field_ids, inputs.bcs[0], continues=contiguous,
+                                    stats=lambda w: self._stats(w, inputs))
         self._stream_time = float(st.time[-1])
-        return reconstruct(x[-1], out, stats)
+        return pred
 
     def model_inputs(self, st: State):
         """The network's inputs for a State: this model's vocabulary, this surrogate's transforms."""

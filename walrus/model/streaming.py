@@ -15,9 +15,9 @@ assumed (bench/streaming_rollout.py).
 
 Re-anchoring bounds that error: `StreamingRollout` re-opens the stream on the current window (one
 full causal pass with fresh statistics and draws, whose keys and values fill the cache: `anchor`)
-every `Reanchor.every` steps, or when the window's RMS statistics drift from the anchor's by more
-than `Reanchor.drift`. An anchor step is exactly an "exact"-mode step; the steps between cost one
-frame each.
+every `Reanchor.every` steps, or when the window's RMS drifts from the anchor's by more than
+`Reanchor.drift`. An anchor step is exactly an "exact"-mode step; the steps between cost one frame
+each. Speed and accuracy cost per policy: docs/model.md, bench/results/streaming_rollout_cpu.json.
 """
 
 from __future__ import annotations
@@ -142,10 +142,13 @@ class Reanchor:
         (1: every step, i.e. exact mode; None: only when `drift` says so or the window breaks).
     drift: also re-open when any channel's RMS in the current window differs from the anchor's
         (the input scale the cache was computed with) by more than this fraction (None: never).
+    min_gap: a drift re-anchor waits until this many steps have passed since the last anchor,
+        which caps the full passes at one in `min_gap` steps and so bounds the cost of drift.
     """
 
-    every: int | None = 5
-    drift: float | None = None
+    every: int | None = 10
+    drift: float | None = 0.1
+    min_gap: int = 4
 
     def __post_init__(self):
         if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, numbers.Integral)
@@ -157,6 +160,9 @@ class Reanchor:
             raise ArgumentError("re-anchoring drift threshold", field="drift",
                                 expected="a finite number > 0 (a fraction, e.g. 0.1) or None",
                                 received=repr(self.drift)[:80])
+        if isinstance(self.min_gap, bool) or not isinstance(self.min_gap, numbers.Integral) or self.min_gap < 1:
+            raise ArgumentError("steps between drift re-anchors", field="min_gap", expected="an int >= 1",
+                                received=repr(self.min_gap)[:80])
 
 
 def stats_drift(anchor_stats: RMSStats, now: RMSStats) -> float:
@@ -175,7 +181,7 @@ class StreamingRollout:
     the output delta is de-normalised with the *current* window's frame-to-frame RMS, as exact mode
     does: the network predicts the delta in units of the changes it sees in its window, and those
     are the current window's. Freezing that scale too was most of the old streaming error
-    (bench/streaming_rollout.py: e.g. +46 % VRMSE on Gray-Scott against +0.4 % for the input scale).
+    (bench/streaming_rollout.py's exact-frozen-delta against exact-frozen-scale).
     """
 
     def __init__(self, model: Walrus, reanchor: Reanchor = Reanchor(), generator: torch.Generator | None = None,
@@ -198,7 +204,8 @@ class StreamingRollout:
             return True
         if self.reanchor.every is not None and self.since_anchor + 1 >= self.reanchor.every:
             return True
-        return self.reanchor.drift is not None and stats_drift(self.stats, now) > self.reanchor.drift
+        return (self.reanchor.drift is not None and self.since_anchor + 1 >= self.reanchor.min_gap
+                and stats_drift(self.stats, now) > self.reanchor.drift)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, field_ids: torch.Tensor, bcs, continues: bool = True,
