@@ -137,3 +137,19 @@ def test_config_bounds_are_checked_before_building():
         assert isinstance(info.value, WalrusError)
     with pytest.raises(ConfigError, match="unknown"):
         walrus.WalrusConfig.from_dict({"n_layers": 3})
+
+
+def test_a_checkpoint_whose_header_length_starts_with_0x80_loads_as_safetensors(tmp_path):
+    """safetensors files begin with their header length (8 bytes, little-endian); a length whose low
+    byte is 0x80 looks like a legacy torch pickle's first byte and must still load as ours."""
+    model = tiny(n_blocks=1)
+    for pad in range(0, 2048, 8):
+        path = save_checkpoint(model, tmp_path / f"m{pad}.safetensors", preset="walrus-tiny",
+                               metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length with low byte 0x80")
+    back = walrus.get_model(str(path))
+    for (k, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert torch.equal(a, b), k

@@ -272,8 +272,11 @@ def load_any(path: str | os.PathLike, config: WalrusConfig | None = None, device
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head == b"PK" or head[:1] == b"\x80":  # zip-based or legacy torch pickle
+        head = f.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header. Tested first: the
+    # length's low byte can be 0x80, the first byte of a legacy torch pickle.
+    safetensors_like = len(head) == 9 and head[8:9] == b"{"
+    if not safetensors_like and (head[:2] == b"PK" or head[:1] == b"\x80"):  # zip-based or legacy torch pickle
         return load_official(path, config=config, device=device, dtype=dtype)
     try:
         with safe_open(str(path), framework="pt") as f:
