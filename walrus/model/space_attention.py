@@ -42,27 +42,20 @@ class AxialRotaryEmbedding(nn.Module):
 
     def rotation(self, grid: tuple[int, int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """The rotation of each token's adjacent pairs as unit complex numbers (h*w*d, rotated_dims/2):
-        cos and sin taken in float32 (as `rotate` does) and then cast to `dtype`."""
+        cos and sin taken in float32, as the release does, and then cast to `dtype`."""
         half = self.angles(grid, device)[:, ::2]
         cos, sin = half.cos().to(dtype), half.sin().to(dtype)
         return torch.complex(cos, sin)
 
     @staticmethod
-    def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-        """Rotate adjacent pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin) on the leading dims."""
-        r = angles.shape[-1]
-        head, tail = x[..., :r], x[..., r:]
-        pairs = head.unflatten(-1, (r // 2, 2))
-        rotated_half = torch.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)
-        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
-        return torch.cat([head * cos + rotated_half * sin, tail], dim=-1)
-
-    @staticmethod
     def rotate_complex(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-        """`rotate` with the rotation from `rotation`: each pair (x0, x1) read as x0 + i x1 and
-        multiplied by cos + i sin, which is the same four products and two sums, in one pass."""
+        """Rotate adjacent pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin) on the leading dims:
+        each pair read as x0 + i x1 and multiplied by cos + i sin from `rotation` (the same four
+        products and two sums, in one pass); the dims past the rotated ones pass unchanged."""
         r = 2 * rotation.shape[-1]
-        pairs = torch.view_as_complex(x[..., :r].contiguous().unflatten(-1, (r // 2, 2)))
+        if x.stride(-1) != 1 or any(st % 2 for st in x.stride()[:-1]) or x.storage_offset() % 2:
+            x = x.contiguous()  # a complex view needs (real, imaginary) pairs on even offsets
+        pairs = torch.view_as_complex(x[..., :r].unflatten(-1, (r // 2, 2)))
         return torch.cat([torch.view_as_real(pairs * rotation).flatten(-2), x[..., r:]], dim=-1)
 
 
@@ -88,11 +81,13 @@ class FullAttention(nn.Module):
         n, h, w, d, c = x.shape
         z = self.norm1.normalize_tokens(x.reshape(n, h * w * d, c))
         ff, q, k, v = self.fused_ff_qkv(z).split([self.mlp_dim, c, c, c], dim=-1)
-        q, k, v = (t.unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2) for t in (q, k, v))
-        rotation = self.rotary_emb.rotation((h, w, d), x.device, x.dtype)
+        # per head, still token-major (n, L, heads, head_dim): normalised and rotated in this layout
+        q, k, v = (t.unflatten(-1, (self.n_heads, self.head_dim)) for t in (q, k, v))
+        rotation = self.rotary_emb.rotation((h, w, d), x.device, x.dtype).unsqueeze(1)  # (L, 1, pairs)
         q = self.rotary_emb.rotate_complex(self.q_norm(q), rotation)
         k = self.rotary_emb.rotate_complex(self.k_norm(k), rotation)
-        att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, h * w * d, c)
+        att = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        att = att.transpose(1, 2).reshape(n, h * w * d, c)
         value, gate = ff.chunk(2, dim=-1)
         z = (self.attn_out(att) + self.ff_out(F.silu(gate) * value)).view(x.shape)
         if keep is not None:
