@@ -31,7 +31,7 @@ def run(tmp_path_factory):
     docs.write_text(f"# Page\n\n{streaming_rollout.DOCS_BEGIN}\nold\n{streaming_rollout.DOCS_END}\n\nafter\n")
     argv = ["--model", str(root / "w.safetensors"), "--corpus", str(config), "--heldout", str(root / "heldout"),
             "--systems", "gray_scott_pypde", "--configs", "exact", "exact-frozen-delta", "none",
-            "every=2", "every=1", "drift=0.01,min_gap=2", "--rollout", "4", "--windows", "1", "--seeds", "2",
+            "every=2", "every=1", "drift=0.01,min_gap=2", streaming_rollout.DEFAULT, "--rollout", "4", "--windows", "1", "--seeds", "2",
             "--threads", "1", "--out", str(root / "sr.json"), "--docs", str(docs), "--quiet"]
     return root, streaming_rollout.main(argv), docs
 
@@ -60,6 +60,8 @@ def test_docs_table_is_rewritten_between_the_markers(run):
     text = docs.read_text()
     assert "old" not in text and text.endswith("after\n") and "| `every=2` | 2.0 |" in text
     assert record["command"] in text and "| `exact` |" not in text
+    assert f"The default (`{streaming_rollout.DEFAULT}`) costs" in text
+    assert "meets the target" in text or "does not meet the target" in text
 
 
 def test_bad_configuration_is_refused_by_name():
