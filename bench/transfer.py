@@ -59,6 +59,15 @@ def pretrained_systems(path: Path) -> list[str]:
     return json.loads(meta.get("user.datasets", "[]"))
 
 
+def pretraining_run(path: Path) -> dict | None:
+    """Steps and summed step seconds of the run that wrote the checkpoint (its log.jsonl beside it)."""
+    log = path.parent / "log.jsonl"
+    if not log.is_file():
+        return None
+    steps = [r for r in map(json.loads, log.read_text().splitlines()) if r.get("event") == "train"]
+    return dict(log=str(log), steps=len(steps), step_seconds=round(sum(r["seconds"] for r in steps), 1))
+
+
 def init_files(pretrained: Path, out: Path, seed: int) -> dict[str, Path]:
     """Both starting points as checkpoint files, so both fine-tunes load their weights the same
     way: the pretrained file itself, and random weights of its architecture and vocabulary."""
@@ -186,7 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     wins = {h: sum(r["pretrained_beats_scratch"].get(h, False) for r in results.values()) for h in HORIZONS}
     record = dict(benchmark="transfer", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   command="python bench/transfer.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  machine=machine(), pretrained=str(args.pretrained), pretrained_on=seen, left_out=systems,
+                  machine=machine(), pretrained=str(args.pretrained), pretrained_on=seen,
+                  pretraining=pretraining_run(args.pretrained), left_out=systems,
                   finetune_steps=args.epochs * args.steps_per_epoch, recipe=recipe,
                   recipe_choice="walrus quickstart's fine-tune recipe, fixed before any transfer result; "
                                 "the same for both arms; nothing tuned on held-out data",
@@ -202,17 +212,17 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def docs_section(record: dict) -> str:
-    """The three horizon tables (accuracy.md's layout) and how many systems pretraining won."""
-    wins = record["pretrained_beats_scratch"]
-    runs = [r for sys_ in record["results"].values() for r in sys_["finetune"].values()]
-    lines = [f"Fine-tune: {record['finetune_steps']} steps per run, "
-             f"{np.mean([r['seconds'] for r in runs]):.0f} s per run on average "
-             f"({record['machine']['torch_threads']} thread(s)).",
-             "",
-             f"Pretrained + fine-tune beats scratch + fine-tune on {wins['one_step']} of {wins['of']} systems "
-             f"one-step, {wins['steps_1_10']} of {wins['of']} over steps 1-10, {wins['steps_11_30']} of "
-             f"{wins['of']} over steps 11-30.", "", docs_table(record)]
-    return "\n".join(lines)
+    """The compute, how many systems pretraining won, and the three horizon tables (accuracy.md's layout)."""
+    wins, n = record["pretrained_beats_scratch"], record["pretrained_beats_scratch"]["of"]
+    runs = [r for row in record["results"].values() for r in row["finetune"].values()]
+    pre = record.get("pretraining")
+    compute = (f"Leave-out pretraining: {pre['steps']} steps, {pre['step_seconds']:.0f} s of training steps. "
+               if pre else "")
+    compute += (f"Fine-tune: {record['finetune_steps']} steps per run, {np.mean([r['seconds'] for r in runs]):.0f} s "
+                f"per run on average ({record['machine']['torch_threads']} thread(s)).")
+    wins_line = (f"Pretrained + fine-tune beats scratch + fine-tune on {wins['one_step']} of {n} systems one-step, "
+                 f"{wins['steps_1_10']} of {n} over steps 1-10, {wins['steps_11_30']} of {n} over steps 11-30.")
+    return "\n".join([compute, "", wins_line, "", docs_table(record)])
 
 
 def write_docs(record: dict, path: Path) -> None:

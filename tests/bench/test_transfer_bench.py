@@ -43,6 +43,7 @@ def test_transfer_runs_both_arms_and_scores_them(setup, tmp_path):
                             "--docs", str(docs), "--quiet"])
     assert json.loads(out.read_text()) == record
     assert record["left_out"] == ["gray_scott_pypde"] and record["pretrained_on"] == ["shallow_water_pyclaw"]
+    assert record["pretraining"] is None  # no training log beside the stand-in checkpoint
     assert record["finetune_steps"] == 2 and record["pretrained_beats_scratch"]["of"] == 1
     row = record["results"]["gray_scott_pypde"]
     assert set(row["models"]) == {"persistence", "pretrained_zero_shot", "pretrained_finetuned", "scratch_finetuned"}
