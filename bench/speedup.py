@@ -176,6 +176,37 @@ def spawn(role: str, src: Path, case: str, mode: str, args, exchange: Path) -> d
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+DOCS_BEGIN, DOCS_END = "<!-- speedup-table:begin -->", "<!-- speedup-table:end -->"
+
+
+def docs_table(record: dict) -> str:
+    """The run as a Markdown table (median seconds, ratio, its ceiling, the largest difference)."""
+    lines = [f"<!-- written by: {record['command']} -->", "",
+             f"Baseline `{record['baseline']}`, now `{record['current']}`; {record['machine']['threads']} threads, "
+             f"float32 matmul peak {record['matmul_peak_gflops']:.0f} GFLOP/s; input 6 frames x 4 fields, batch 1, "
+             "wall boundaries.", "",
+             "| preset | grid | pass | baseline | now | speed-up | ceiling | GFLOP | max \|diff\|/RMS |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in record["results"]:
+        base, now = statistics.median(row["baseline_seconds"]), statistics.median(row["current_seconds"])
+        lines.append(f"| {row['preset']} | {'x'.join(map(str, row['shape']))} | {row['mode']} | {base:.3g} s | "
+                     f"{now:.3g} s | {row['speedup']:.2f}x | {row['ceiling_speedup']:.2f}x | {row['gflop']:.0f} | "
+                     f"{row['max_rel_diff']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs_table(record: dict, path: Path) -> None:
+    from walrus.atomic import atomic_path
+
+    text = path.read_text()
+    if DOCS_BEGIN not in text or DOCS_END not in text:
+        raise ValueError(f"{path} has no {DOCS_BEGIN} ... {DOCS_END} markers for the table")
+    head, rest = text.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(f"{head}{DOCS_BEGIN}\n{docs_table(record)}{DOCS_END}{tail}")
+
+
 def parse_case(case: str) -> tuple[str, tuple[int, ...]]:
     preset, shape = case.split(":")
     return preset, tuple(int(n) for n in shape.split("x"))
@@ -191,6 +222,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS / "speedup_cpu.json")
+    parser.add_argument("--docs", type=Path, help="a Markdown page whose speedup-table markers get the table")
+    parser.add_argument("--docs-from", type=Path, help="only rewrite --docs from this results JSON")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--exchange", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--src", type=Path, help=argparse.SUPPRESS)
@@ -202,6 +235,10 @@ def main(argv: list[str] | None = None) -> dict:
         preset, shape = parse_case(case)
         import_walrus_from(args.src)
         print(json.dumps(run_one(preset, shape, mode, args.history, args.repeat, args.warmup, args.exchange, role)))
+        return {}
+
+    if args.docs_from:
+        write_docs_table(json.loads(args.docs_from.read_text()), args.docs)
         return {}
 
     import torch
@@ -246,6 +283,8 @@ def main(argv: list[str] | None = None) -> dict:
     tmp_out.write_text(json.dumps(record, indent=2))
     os.replace(tmp_out, args.out)
     say(f"wrote {args.out}")
+    if args.docs:
+        write_docs_table(record, args.docs)
     return record
 
 

@@ -33,6 +33,12 @@ def test_speedup_runs_against_a_git_baseline_on_the_same_weights(tmp_path):
         # HEAD's network against the working tree's: the model code is the same in a clean checkout,
         # so the outputs and every gradient agree to fp32 round-off, with the same weights loaded
         assert row["max_rel_diff"] < 1e-4, row
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{speedup.DOCS_BEGIN}\nold\n{speedup.DOCS_END}\noutro\n")
+    speedup.main(["--docs-from", str(out), "--docs", str(page)])
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert text.count("| walrus-tiny | 16x16 |") == 2 and record["command"] in text
 
 
 def test_the_baseline_is_imported_from_the_extracted_tree(tmp_path):
