@@ -185,7 +185,7 @@ def docs_table(record: dict) -> str:
              f"Baseline `{record['baseline']}`, now `{record['current']}`; {record['machine']['threads']} threads, "
              f"float32 matmul peak {record['matmul_peak_gflops']:.0f} GFLOP/s; input 6 frames x 4 fields, batch 1, "
              "wall boundaries.", "",
-             "| preset | grid | pass | baseline | now | speed-up | ceiling | GFLOP | max \|diff\|/RMS |",
+             "| preset | grid | pass | baseline | now | speed-up | ceiling | GFLOP | max \\|diff\\|/RMS |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in record["results"]:
         base, now = statistics.median(row["baseline_seconds"]), statistics.median(row["current_seconds"])
