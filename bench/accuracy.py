@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _docs_block import replace_block  # noqa: E402
 from baselines import KINDS, load_baseline  # noqa: E402
 
 import walrus  # noqa: E402
@@ -205,16 +206,7 @@ def docs_table(record: dict) -> str:
 
 
 def write_docs_table(record: dict, path: Path) -> None:
-    from walrus.atomic import atomic_path
-
-    text = path.read_text()
-    if DOCS_BEGIN not in text or DOCS_END not in text:
-        raise ValueError(f"{path} has no {DOCS_BEGIN} ... {DOCS_END} markers for the table")
-    head, rest = text.split(DOCS_BEGIN, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    table = docs_table(record)
-    with atomic_path(path) as tmp:
-        tmp.write_text(f"{head}{DOCS_BEGIN}\n<!-- written by: {record['command']} -->\n\n{table}\n{DOCS_END}{tail}")
+    replace_block(path, DOCS_BEGIN, DOCS_END, f"<!-- written by: {record['command']} -->\n\n{docs_table(record)}\n")
 
 
 if __name__ == "__main__":

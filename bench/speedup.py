@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _progress import add_quiet, cases as progress, say
+from _docs_block import replace_block
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,15 +197,7 @@ def docs_table(record: dict) -> str:
 
 
 def write_docs_table(record: dict, path: Path) -> None:
-    from walrus.atomic import atomic_path
-
-    text = path.read_text()
-    if DOCS_BEGIN not in text or DOCS_END not in text:
-        raise ValueError(f"{path} has no {DOCS_BEGIN} ... {DOCS_END} markers for the table")
-    head, rest = text.split(DOCS_BEGIN, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(f"{head}{DOCS_BEGIN}\n{docs_table(record)}{DOCS_END}{tail}")
+    replace_block(path, DOCS_BEGIN, DOCS_END, docs_table(record))
 
 
 def parse_case(case: str) -> tuple[str, tuple[int, ...]]:

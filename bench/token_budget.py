@@ -30,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _progress import add_quiet, cases, say  # noqa: E402
+from _docs_block import replace_block  # noqa: E402
 from accuracy import HELDOUT_SEED, evaluate, heldout_batches, heldout_root, machine, write_json  # noqa: E402
 
 import walrus  # noqa: E402
@@ -254,16 +255,7 @@ def docs_table(record: dict) -> str:
 
 
 def write_docs(record: dict, path: Path) -> None:
-    from walrus.atomic import atomic_path
-
-    text = path.read_text()
-    if DOCS_BEGIN not in text or DOCS_END not in text:
-        raise ValueError(f"{path} has no {DOCS_BEGIN} ... {DOCS_END} markers for the table")
-    head, rest = text.split(DOCS_BEGIN, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    with atomic_path(path) as tmp:
-        tmp.write_text(f"{head}{DOCS_BEGIN}\n<!-- written by: {record['command']} -->\n\n{docs_table(record)}\n"
-                       f"{DOCS_END}{tail}")
+    replace_block(path, DOCS_BEGIN, DOCS_END, f"<!-- written by: {record['command']} -->\n\n{docs_table(record)}\n")
 
 
 if __name__ == "__main__":
