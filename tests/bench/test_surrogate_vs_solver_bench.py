@@ -14,8 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import surrogate_vs_solver as svs  # noqa: E402
 
-pytest.importorskip("pde")
-
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
