@@ -1,10 +1,19 @@
 """Gray-Scott reaction-diffusion: py-pde, finite differences, explicit Euler, numpy backend.
 
 Two species on a periodic square (as in The Well's gray_scott_reaction_diffusion): A is fed at
-rate F and converted to B by A + 2B -> 3B; B decays at rate F + k. The (F, k) pairs are the
-Well's pattern regimes (gliders, bubbles, maze, worms, spirals, spots). The right-hand side is a
+rate F and converted to B by A + 2B -> 3B; B decays at rate F + k. The right-hand side is a
 ``PDEBase`` with py-pde's scipy-backend Laplacian, stepped by py-pde's Euler solver on the numpy
 backend: ``pde.PDE`` from strings would numba-compile it, which costs ~30 s, more than the run.
+
+Scales are set for the 32-64 cell grids this generator runs at, so that every frame a model is
+scored on still has a pattern that moves. The Well's diffusivities (2e-5, 1e-5 on [-1, 1]^2) make
+spots about one cell wide at 32^2: there the seeds died out or froze within 5 frames of 50 time
+units, and most windows were a uniform or a frozen field (persistence exact, VRMSE dividing by a
+vanishing standard deviation). Here the diffusivities are 10x larger (spots span ~6 cells at 32^2),
+frames are 20 time units apart, and the (F, k) pairs are regimes whose patterns keep moving, splitting
+or turning over 40 frames at 32^2 and 64^2 (measured: the one-step change stays above 4% of the
+spatial standard deviation after frame 5 for every pair; `tests/plugins/test_generator_dynamics.py`).
+At 16^2 the box holds too few wavelengths and patterns freeze.
 
 Units: none. The model is nondimensional: A and B are dimensionless concentrations, lengths are
 in units of half the domain width (the domain is [-1, 1]^2) and times in the units the rates F, k
@@ -21,10 +30,17 @@ import numpy as np
 from walrus.data.generators._grid import cell_centres, trajectory_rngs
 from walrus.hooks import GeneratedData
 
-DIFFUSIVITY_A, DIFFUSIVITY_B = 2e-5, 1e-5  # on [-1, 1]^2, as in The Well
-PATTERNS = ((0.014, 0.054), (0.098, 0.057), (0.029, 0.057), (0.058, 0.065), (0.018, 0.051), (0.030, 0.062))
-DT_OUT = 50.0  # 30 frames (the default) span 1450 time units: patterns grow from the seeds
-TIMESTEP = 1.0  # explicit Euler; D dt / dx^2 ~ 0.02 at 64^2, reaction rates ~ 1
+DIFFUSIVITY_A, DIFFUSIVITY_B = 2e-4, 1e-4  # on [-1, 1]^2; 10x The Well's, resolved at 32^2
+PATTERNS = ((0.014, 0.054), (0.018, 0.051), (0.022, 0.055), (0.030, 0.057), (0.034, 0.061), (0.039, 0.058))
+DT_OUT = 20.0  # 40 frames span 780 time units: seeds grow, split and wander without settling
+STABLE_DIFFUSION_NUMBER = 0.2  # explicit Euler on the 5-point Laplacian is stable below 0.25
+
+
+def timestep(res: int) -> float:
+    """The largest step dividing DT_OUT with D_A dt / dx^2 <= 0.2 (1.0 up to 64^2, reaction rates ~ 1)."""
+    dx = 2.0 / res
+    limit = min(1.0, STABLE_DIFFUSION_NUMBER * dx * dx / DIFFUSIVITY_A)
+    return DT_OUT / np.ceil(DT_OUT / limit)
 
 UNIT_SCALING = ("nondimensional: concentrations A, B are dimensionless; lengths in units of half the domain "
                 "width (domain [-1, 1]^2), time in the units of the rates F and k; no physical scale implied")
@@ -73,7 +89,7 @@ def generate(*, n_traj: int, res: int, steps: int, seed: int,
         state = pde.FieldCollection([pde.ScalarField(grid, a0, label="A"), pde.ScalarField(grid, b0, label="B")])
         storage = pde.MemoryStorage()
         trackers = [storage.tracker(DT_OUT), pde.trackers.CallbackTracker(lambda s, t: progress(1), DT_OUT)]
-        eq.solve(state, t_range=float(times[-1]), dt=TIMESTEP, solver="euler", backend="numpy", tracker=trackers)
+        eq.solve(state, t_range=float(times[-1]), dt=timestep(res), solver="euler", backend="numpy", tracker=trackers)
         frames = np.stack([f.data for f in storage])  # (T, 2, X, Y)
         if frames.shape[0] != steps or not np.isfinite(frames).all():
             raise FloatingPointError(f"py-pde returned {frames.shape[0]} frames (expected {steps}) "
