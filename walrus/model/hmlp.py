@@ -9,11 +9,13 @@ of the fields present.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from walrus.model.derived_cache import DerivedCache
 from walrus.model.norms import RMSGroupNorm
 from walrus.model.vocabulary import FLAG_FIELD_IDS
 
@@ -102,20 +104,38 @@ class StrideModulatedEncoder(nn.Module):
         self.norm1 = RMSGroupNorm(groups, intermediate_dim)
         self.proj2 = nn.Conv3d(intermediate_dim, hidden_dim, k2, bias=False)
         self.norm2 = RMSGroupNorm(groups, hidden_dim)
+        self._kernels = DerivedCache()  # collapsed kernels at inference (walrus.model.derived_cache)
 
     def forward(self, x: torch.Tensor, field_ids: torch.Tensor, strides1: tuple[int, int, int],
                 strides2: tuple[int, int, int]) -> torch.Tensor:
         """x: (N, C + 3, H, W, D), the last three channels being the jitterer's flags."""
-        flag_ids = torch.tensor(FLAG_FIELD_IDS, dtype=field_ids.dtype, device=field_ids.device)
-        idx = torch.cat([field_ids, flag_ids])
-        w1 = self.proj1.weight[:, idx]
-        # Field-count rescaling; the wall and open flag columns (the last two) are left alone.
-        scale = math.sqrt((self.n_states - 3) / len(field_ids))
-        w1 = torch.cat([w1[:, :-2] * scale, w1[:, -2:]], dim=1)
-        w1, s1 = _collapse_singleton_axes(w1, x, strides1, "sum")
+        w1, s1 = _kept(self._kernels, self.proj1.weight, "proj1", field_ids, x, strides1,
+                       lambda: _collapse_singleton_axes(self._first_kernel(field_ids), x, strides1, "sum"))
         x = F.silu(self.norm1(conv(x, w1, s1)))
-        w2, s2 = _collapse_singleton_axes(self.proj2.weight, x, strides2, "sum")
+        w2, s2 = _kept(self._kernels, self.proj2.weight, "proj2", None, x, strides2,
+                       lambda: _collapse_singleton_axes(self.proj2.weight, x, strides2, "sum"))
         return F.silu(self.norm2(conv(x, w2, s2)))
+
+    def _first_kernel(self, field_ids: torch.Tensor) -> torch.Tensor:
+        """The first convolution's columns of these fields and the three flags, rescaled for the
+        field count (the wall and open flag columns, the last two, are left alone)."""
+        flag_ids = torch.tensor(FLAG_FIELD_IDS, dtype=field_ids.dtype, device=field_ids.device)
+        w1 = self.proj1.weight[:, torch.cat([field_ids, flag_ids])]
+        scale = math.sqrt((self.n_states - 3) / len(field_ids))
+        return torch.cat([w1[:, :-2] * scale, w1[:, -2:]], dim=1)
+
+
+def _kept(cache: DerivedCache, weight: torch.Tensor, name: str, field_ids: torch.Tensor | None, x: torch.Tensor,
+          strides: tuple[int, ...], compute: Callable[[], tuple[torch.Tensor, tuple[int, ...]]]):
+    """`compute()` -> (kernel, strides), kept in `cache` between inference calls. It depends on the
+    weight, the fields (kept only when their ids are on the CPU, where reading them costs no device
+    sync), which input axes are single cells, and the strides."""
+    if field_ids is not None and field_ids.device.type != "cpu":
+        return compute()
+    fields = None if field_ids is None else tuple(field_ids.tolist())
+    single = tuple(n == 1 for n in x.shape[2:])
+    key = (name, fields, single, tuple(strides))
+    return cache.get(weight, key, compute)
 
 
 def _periodic_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -126,7 +146,12 @@ def _periodic_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.
     p * s cells are cropped from each side of the output, so the cells near the edges receive
     the contributions of the tokens across the periodic seam.
     """
-    weight, strides = _collapse_singleton_axes(weight, x, strides, "mean")
+    return _periodic_conv_transpose_collapsed(x, *_collapse_singleton_axes(weight, x, strides, "mean"), bias, periodic)
+
+
+def _periodic_conv_transpose_collapsed(x: torch.Tensor, weight: torch.Tensor, strides: tuple[int, ...],
+                                       bias: torch.Tensor | None, periodic: tuple[bool, bool, bool]) -> torch.Tensor:
+    """`_periodic_conv_transpose` with the kernel already averaged over the single-cell axes."""
     crops = []
     for axis in range(3):
         k, s = weight.shape[2 + axis], strides[axis]
@@ -153,11 +178,14 @@ class StrideModulatedDecoder(nn.Module):
         self.proj1 = nn.ConvTranspose3d(hidden_dim, intermediate_dim, k2, bias=False)
         self.norm1 = RMSGroupNorm(groups, intermediate_dim)
         self.proj2 = nn.ConvTranspose3d(intermediate_dim, n_states, k1, bias=True)
+        self._kernels = DerivedCache()  # collapsed kernels at inference (walrus.model.derived_cache)
 
     def forward(self, x: torch.Tensor, field_ids: torch.Tensor, strides1: tuple[int, int, int],
                 strides2: tuple[int, int, int], periodic: tuple[bool, bool, bool]) -> torch.Tensor:
         """x: (N, hidden, h, w, d) tokens -> (N, C, H', W', D') normalised deltas of the C fields."""
-        x = F.silu(self.norm1(_periodic_conv_transpose(x, self.proj1.weight, None, strides2, periodic)))
-        weight = self.proj2.weight[:, field_ids]
-        bias = self.proj2.bias[field_ids]
-        return _periodic_conv_transpose(x, weight, bias, strides1, periodic)
+        w1, s1 = _kept(self._kernels, self.proj1.weight, "proj1", None, x, strides2,
+                       lambda: _collapse_singleton_axes(self.proj1.weight, x, strides2, "mean"))
+        x = F.silu(self.norm1(_periodic_conv_transpose_collapsed(x, w1, s1, None, periodic)))
+        w2, s2 = _kept(self._kernels, self.proj2.weight, "proj2", field_ids, x, strides1,
+                       lambda: _collapse_singleton_axes(self.proj2.weight[:, field_ids], x, strides1, "mean"))
+        return _periodic_conv_transpose_collapsed(x, w2, s2, self.proj2.bias[field_ids], periodic)

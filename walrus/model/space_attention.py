@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from walrus.model.derived_cache import DerivedCache
 from walrus.model.norms import RMSGroupNorm
 
 
@@ -23,6 +24,7 @@ class AxialRotaryEmbedding(nn.Module):
         super().__init__()
         n_freqs = head_dim // 8
         self.register_buffer("freqs", torch.linspace(1.0, max_freq, n_freqs) * math.pi, persistent=True)
+        self._rotations = DerivedCache()
 
     @property
     def rotated_dims(self) -> int:
@@ -42,7 +44,14 @@ class AxialRotaryEmbedding(nn.Module):
 
     def rotation(self, grid: tuple[int, int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """The rotation of each token's adjacent pairs as unit complex numbers (h*w*d, rotated_dims/2):
-        cos and sin taken in float32, as the release does, and then cast to `dtype`."""
+        cos and sin taken in float32, as the release does, and then cast to `dtype`.
+
+        Kept per grid, device and dtype while the frequency buffer is unchanged (`DerivedCache`):
+        every block and every streamed frame asks for the same one, about 90 small ops each time."""
+        key = (tuple(grid), torch.device(device), dtype)
+        return self._rotations.get(self.freqs, key, lambda: self._compute_rotation(grid, device, dtype))
+
+    def _compute_rotation(self, grid: tuple[int, int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         half = self.angles(grid, device)[:, ::2]
         cos, sin = half.cos().to(dtype), half.sin().to(dtype)
         return torch.complex(cos, sin)

@@ -31,16 +31,25 @@ class T5CausalBias(nn.Module):
         self.num_buckets = num_buckets
         self.max_distance = max_distance
         self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)
+        self._buckets: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def buckets(self, t: int, device: torch.device, last_query_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The bucket of every (query, key) pair and where the key is in the future: they depend on
+        the sequence length only, so each length is worked out once (streaming asks every frame)."""
+        key = (t, torch.device(device), last_query_only)
+        if key not in self._buckets:
+            pos = torch.arange(t, device=device)
+            queries = pos[-1:] if last_query_only else pos
+            distance = queries[:, None] - pos[None, :]  # query - key
+            self._buckets[key] = (t5_causal_bucket(distance, self.num_buckets, self.max_distance), distance < 0)
+        return self._buckets[key]
 
     def forward(self, t: int, device: torch.device, dtype: torch.dtype, last_query_only: bool = False) -> torch.Tensor:
         """(1, heads, t, t) additive mask: learned bias on and below the diagonal, -inf above.
         With `last_query_only`, just the row of the newest query: (1, heads, 1, t)."""
-        pos = torch.arange(t, device=device)
-        queries = pos[-1:] if last_query_only else pos
-        distance = queries[:, None] - pos[None, :]  # query - key
-        bias = self.relative_attention_bias(t5_causal_bucket(distance, self.num_buckets, self.max_distance))
-        bias = bias.permute(2, 0, 1).unsqueeze(0).to(dtype)
-        return bias.masked_fill(distance < 0, float("-inf"))
+        buckets, future = self.buckets(t, device, last_query_only)
+        bias = self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0).to(dtype)
+        return bias.masked_fill(future, float("-inf"))
 
 
 class AxialTimeAttention(nn.Module):
