@@ -364,14 +364,18 @@ def write_code_data(code: Code, res: int, plan: FinetunePlan, seed: int, out: Pa
 
 
 def finetuned(code: Code, plan: FinetunePlan, seed: int, runs_dir: Path, quiet: bool) -> tuple[Path, dict]:
-    """The shipped model fine-tuned on ``code``'s data (cached: a rerun with the same plan reuses it)."""
+    """The shipped model fine-tuned on ``code``'s data (cached: a rerun with the same plan and the same
+    shipped weights reuses it)."""
     import walrus
     from walrus.commands.quickstart import FULL, _finetune
     from walrus.model.checkpoint import save_checkpoint
+    from walrus.model.pretrained import SHIPPED
 
     import hashlib
 
-    setup = hashlib.sha256(f"{code.describe} {code.dt!r}".encode()).hexdigest()[:8]  # a changed set-up is a new cache
+    # a changed set-up or new shipped weights is a new cache
+    shipped = SHIPPED["walrus-mini"].sha256
+    setup = hashlib.sha256(f"{code.describe} {code.dt!r} {shipped}".encode()).hexdigest()[:8]
     tag = f"{code.name}_{setup}_seed{seed}_" + "_".join(f"{k}{v}" for k, v in dataclasses.asdict(plan).items()
                                                  if k != "resolutions") + "_res" + "-".join(map(str, plan.resolutions))
     root = runs_dir / tag
@@ -391,7 +395,7 @@ def finetuned(code: Code, plan: FinetunePlan, seed: int, runs_dir: Path, quiet: 
     record = _finetune(Path(entries[0]["path"]), root / "train", init_path, model_path, qs_plan, seed,
                        progress=not quiet, datasets=entries)
     init_path.unlink()
-    record = {**record, "generate_seconds": generate_s, "plan": dataclasses.asdict(plan),
+    record = {**record, "init_weights_sha256": shipped, "generate_seconds": generate_s, "plan": dataclasses.asdict(plan),
               "train_streams": f"rng([seed, {TRAIN_STREAM} + k]), k < {plan.n_traj}",
               "eval_stream": f"rng([seed, {EVAL_STREAM}])"}
     from walrus.atomic import atomic_path

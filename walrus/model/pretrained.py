@@ -34,7 +34,7 @@ class ShippedModel:
 SHIPPED: dict[str, ShippedModel] = {
     "walrus-mini": ShippedModel(
         "walrus-mini", "walrus-mini.safetensors",
-        "ca237db5fa0af2ea118d61690402f4752cfa9b06a62e723ddf525f19505c8294",
+        "cd0ee564d4e6629df91a7a885305840e152e564cce4f18e34e77e38700e3bf8d",
         "walrus-mini pretrained on the generated corpus (examples/configs/pretrain_corpus.yaml); "
         "see docs/model_card.md"),
 }
