@@ -11,6 +11,7 @@ import yaml
 import walrus
 from walrus.errors import ArgumentError
 from walrus.model.checkpoint import save_checkpoint
+from walrus.testing import redraw_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -26,7 +27,10 @@ def run(tmp_path_factory):
                       "generate": {"n_traj": 3, "res": 16, "steps": 8, "seed": 0}}],
         "out_dir": str(root / "run"), "preset": "walrus-tiny", "history_2d": 3}))
     torch.manual_seed(0)
-    save_checkpoint(walrus.get_model("walrus-tiny"), root / "w.safetensors", preset="walrus-tiny")
+    # ordinary-scale weights: the release's small output init predicts almost no change, and then
+    # streaming and exact mode would agree to a few 1e-5 on slowly changing data
+    model = redraw_weights(walrus.get_model("walrus-tiny"), seed=0)
+    save_checkpoint(model, root / "w.safetensors", preset="walrus-tiny")
     docs = root / "page.md"
     docs.write_text(f"# Page\n\n{streaming_rollout.DOCS_BEGIN}\nold\n{streaming_rollout.DOCS_END}\n\nafter\n")
     argv = ["--model", str(root / "w.safetensors"), "--corpus", str(config), "--heldout", str(root / "heldout"),
