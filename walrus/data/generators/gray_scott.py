@@ -37,7 +37,8 @@ STABLE_DIFFUSION_NUMBER = 0.2  # explicit Euler on the 5-point Laplacian is stab
 
 
 def timestep(res: int) -> float:
-    """The largest step dividing DT_OUT with D_A dt / dx^2 <= 0.2 (1.0 up to 64^2, reaction rates ~ 1)."""
+    """The largest step dividing DT_OUT with D_A dt / dx^2 <= 0.2, at most 1 (reaction rates ~ 1):
+    1.0 at 32^2, 0.95 at 64^2, 0.24 at 128^2."""
     dx = 2.0 / res
     limit = min(1.0, STABLE_DIFFUSION_NUMBER * dx * dx / DIFFUSIVITY_A)
     return DT_OUT / np.ceil(DT_OUT / limit)
