@@ -6,8 +6,9 @@ tensor C relaxes over the Weissenberg time Wi and is stretched by the velocity g
 Starts from C = I and a perturbed laminar profile; the polymer stress builds up, as in The
 Well's viscoelastic_instability (which uses the FENE-P variant). The forcing mode n is 2-4 and the
 Reynolds number 20-60, where the laminar profile is unstable and the flow stays unsteady over the
-40 frames: with n = 1 (stable in a square box) or Re < 10, flows decayed to the laminar state, the
-pressure to zero, and late windows scored a model against a vanishing standard deviation.
+40 frames. The earlier ranges (Re 1-10, n = 1 or 2) let flows decay towards the laminar state:
+those with n = 1 (stable in a square box) and those with n = 2 at low Re, the pressure going to
+zero, so late windows scored a model against a vanishing standard deviation.
 
 Units: the solver runs in code units (a 2 pi-periodic box, laminar velocity amplitude 1, constant
 density divided out). Named scales make them a physical system: one code unit of length is
