@@ -240,15 +240,15 @@ def load_baseline(path: Path) -> tuple[BaselinePredictor, dict]:
     return BaselinePredictor(model, ch), info
 
 
+def walrus_train_steps(log: Path) -> list[dict]:
+    """The training-step records of a walrus run's log.jsonl (resumes included)."""
+    with open(log) as f:
+        return [r for r in map(json.loads, f) if r.get("event") == "train"]
+
+
 def walrus_train_seconds(log: Path) -> float:
     """The seconds walrus spent in training steps, summed over the run's log (resumes included)."""
-    total = 0.0
-    with open(log) as f:
-        for line in f:
-            record = json.loads(line)
-            if record.get("event") == "train":
-                total += float(record.get("seconds", 0.0))
-    return total
+    return sum(float(r.get("seconds", 0.0)) for r in walrus_train_steps(log))
 
 
 def main(argv: list[str] | None = None) -> None:

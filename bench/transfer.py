@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _progress import add_quiet, cases, say  # noqa: E402
 from _docs_block import replace_block  # noqa: E402
+from baselines import walrus_train_seconds, walrus_train_steps  # noqa: E402
 from accuracy import (HELDOUT_SEED, HORIZONS, docs_table, evaluate, heldout_batches, heldout_root, machine,  # noqa: E402
                       plot_curves, write_json)
 
@@ -65,8 +66,7 @@ def pretraining_run(path: Path) -> dict | None:
     log = path.parent / "log.jsonl"
     if not log.is_file():
         return None
-    steps = [r for r in map(json.loads, log.read_text().splitlines()) if r.get("event") == "train"]
-    return dict(log=str(log), steps=len(steps), step_seconds=round(sum(r["seconds"] for r in steps), 1))
+    return dict(log=str(log), steps=len(walrus_train_steps(log)), step_seconds=round(walrus_train_seconds(log), 1))
 
 
 def init_files(pretrained: Path, out: Path, seed: int) -> dict[str, Path]:

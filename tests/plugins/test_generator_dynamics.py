@@ -2,8 +2,9 @@
 
 A trajectory that settles (a uniform field, a frozen pattern, a flow decayed to its laminar state)
 makes persistence exact and divides VRMSE by a vanishing standard deviation, so its late windows
-measure nothing. Gray-Scott at The Well's diffusivities and Oldroyd-B at Re 1-10 (forcing mode 1, or 2 at low Re)
-did exactly that at 32^2; these tests run both at the corpus's resolution and length and fail if it comes back.
+measure nothing. Gray-Scott at The Well's diffusivities and Oldroyd-B at Re 1-10 (forcing mode 1,
+or 2 at low Re) did exactly that at 32^2; these tests run both at the corpus's resolution and
+length and fail if it comes back.
 """
 
 from __future__ import annotations
