@@ -14,7 +14,10 @@ from walrus.data.augment import proper_rotations
 from walrus.train.augmentation import layout_rules, rotate_batch
 from walrus.train.batching import collate, dataset_layout
 from walrus.train.loss import causal_targets, delta_l1_loss
+from walrus.errors import ConfigError
+from walrus.train.config import TrainConfig
 from walrus.train.sampler import MultisetSampler
+from walrus.train.trainer import dataset_weights
 from walrus.train.schedule import warmup_invsqrt_cooldown
 
 
@@ -80,6 +83,37 @@ def test_sampler_is_uniform_over_datasets_not_sizes():
     assert all(abs(counts[d] - 1000) < 100 for d in range(3))
     small = [i for _, draw in sampler.epoch(0) if draw.dataset == 2 for i in draw.indices]
     assert set(small) == set(range(10))  # exhausted datasets are reshuffled, every sample is used
+
+
+def test_sampler_weights_set_each_datasets_share_and_equal_weights_change_nothing():
+    weighted = MultisetSampler([40, 40, 40], [2, 2, 1], steps_per_epoch=6000, seed=0, weights=[0.5, 0.5, 1.0])
+    counts = Counter(draw.dataset for _, draw in weighted.epoch(0))
+    assert abs(counts[2] - 3000) < 150 and abs(counts[0] - 1500) < 120 and abs(counts[1] - 1500) < 120
+    plain = MultisetSampler([40, 40, 40], [2, 2, 1], steps_per_epoch=50, seed=4)
+    equal = MultisetSampler([40, 40, 40], [2, 2, 1], steps_per_epoch=50, seed=4, weights=[3.0, 3.0, 3.0])
+    assert list(plain.epoch(1)) == list(equal.epoch(1))  # runs made before weights existed reproduce
+    resumed = MultisetSampler([40, 40, 40], [2, 2, 1], steps_per_epoch=50, seed=4, weights=[1, 1, 2])
+    assert list(resumed.epoch(2, start_step=9)) == list(resumed.epoch(2))[9:]
+
+
+@pytest.mark.parametrize("weights", [[1.0, 1.0], [1.0, 0.0, 1.0], [1.0, -1.0, 1.0]])
+def test_sampler_rejects_weights_that_do_not_fit_the_datasets(weights):
+    with pytest.raises(ValueError, match="one positive value per dataset"):
+        MultisetSampler([40, 40, 40], [2, 2, 1], 10, weights=weights)
+
+
+def test_dataset_balance_gives_every_system_one_share_whatever_its_resolutions():
+    names = ["euler", "euler", "gray_scott", "acoustics_3d", "acoustics_3d"]
+    assert dataset_weights(names, "system") == [0.5, 0.5, 1.0, 0.5, 0.5]
+    assert dataset_weights(names, "entry") == [1.0] * 5
+    sampler = MultisetSampler([20] * 5, [1] * 5, 9000, seed=2, weights=dataset_weights(names, "system"))
+    per_system = Counter(names[draw.dataset] for _, draw in sampler.epoch(0))
+    assert all(abs(n - 3000) < 150 for n in per_system.values())
+
+
+def test_dataset_balance_is_checked_by_the_config(tmp_path):
+    with pytest.raises(ConfigError, match="dataset_balance"):
+        TrainConfig(datasets=[{"name": "x", "path": str(tmp_path)}], dataset_balance="size")
 
 
 def test_topology_aware_sampling_shares_datasets_within_a_shard_group():

@@ -22,10 +22,11 @@ import yaml
 
 from walrus.errors import ConfigError
 
-__all__ = ["DatasetConfig", "TrainConfig", "ENGINES", "SAMPLINGS", "MIXED_PRECISIONS"]
+__all__ = ["DatasetConfig", "TrainConfig", "ENGINES", "SAMPLINGS", "DATASET_BALANCES", "MIXED_PRECISIONS"]
 
 ENGINES = ("single", "fsdp", "deepspeed")
 SAMPLINGS = ("topology", "global", "naive")
+DATASET_BALANCES = ("system", "entry")
 MIXED_PRECISIONS = (None, "bf16")
 
 #: what a corpus entry's `generate:` may set (walrus.data.generators.pipeline.generate_dataset)
@@ -218,6 +219,7 @@ class TrainConfig:
     engine: str = "single"                # single | fsdp | deepspeed
     mesh: list[int] | None = None         # [replicate, shard]; default [1, world]
     sampling: str = "topology"            # topology (one dataset per shard group) | global (one for all ranks) | naive
+    dataset_balance: str = "system"       # system: each dataset name equally often (its resolutions share) | entry
     zero_stage: int = 2
     mixed_precision: str | None = None    # None | bf16
     device: str = "auto"
@@ -292,6 +294,7 @@ class TrainConfig:
                 check_int(f"mesh[{i}]", n, 1, 1 << 20, what="replicate" if i == 0 else "shard")
             self.mesh = [int(n) for n in self.mesh]
         check_str("sampling", self.sampling, choices=SAMPLINGS)
+        check_str("dataset_balance", self.dataset_balance, choices=DATASET_BALANCES)
         if not (_is_int(self.zero_stage) and self.zero_stage in (1, 2, 3)):
             raise ConfigError(field="zero_stage", expected="1, 2 or 3 (DeepSpeed ZeRO stage)",
                               received=_received(self.zero_stage))

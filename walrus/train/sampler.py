@@ -1,7 +1,9 @@
 """Which dataset and which samples each micro-batch uses (the release's `BatchedMultisetSampler`).
 
-Every micro-batch picks one dataset uniformly (uniform over physical systems, not weighted by
-size), then the next samples of that dataset's shuffled order; an exhausted dataset is reshuffled.
+Every micro-batch picks one dataset, not weighted by its size, then the next samples of that
+dataset's shuffled order; an exhausted dataset is reshuffled. By default the pick is uniform over
+the datasets; `weights` makes it uniform over something else, such as physical systems when one
+system appears at two resolutions (the trainer's `dataset_balance`).
 The dataset choice is seeded by (seed, epoch, sampling group): with topology-aware sampling the
 group is the rank's *shard group*, so every rank that shares parameter shards draws the same
 dataset at each step (same shapes, same cost, no rank waiting on a slower one), while the sample
@@ -29,9 +31,14 @@ class Draw:
 
 class MultisetSampler:
     def __init__(self, dataset_sizes: list[int], batch_sizes: list[int], steps_per_epoch: int, seed: int = 0,
-                 rank: int = 0, sampling_group: int = 0):
+                 rank: int = 0, sampling_group: int = 0, weights: list[float] | None = None):
         if not dataset_sizes or min(dataset_sizes) <= 0:
             raise ValueError(f"every dataset needs at least one sample, got sizes {dataset_sizes}")
+        if weights is not None and (len(weights) != len(dataset_sizes) or min(weights) <= 0):
+            raise ValueError(f"weights need one positive value per dataset ({len(dataset_sizes)}), got {weights}")
+        # Equal weights draw exactly as no weights do, so a corpus without repeated systems
+        # reproduces the runs made before weights existed.
+        self.weights = None if weights is None or len(set(weights)) == 1 else np.asarray(weights) / sum(weights)
         self.sizes, self.batch_sizes = list(dataset_sizes), list(batch_sizes)
         self.steps_per_epoch, self.seed = steps_per_epoch, seed
         self.rank, self.group = rank, sampling_group
@@ -39,7 +46,9 @@ class MultisetSampler:
     def dataset_choices(self, epoch: int) -> np.ndarray:
         """The dataset of every step of an epoch: identical for all ranks of one sampling group."""
         rng = np.random.default_rng([100 * epoch + 10 * self.seed + self.group, 0xD5])
-        return rng.integers(0, len(self.sizes), self.steps_per_epoch)
+        if self.weights is None:
+            return rng.integers(0, len(self.sizes), self.steps_per_epoch)
+        return rng.choice(len(self.sizes), self.steps_per_epoch, p=self.weights)
 
     def _order(self, epoch: int, dataset: int, cycle: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, epoch, self.rank, dataset, cycle])

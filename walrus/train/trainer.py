@@ -80,6 +80,15 @@ def declared_transforms(name: str) -> dict[str, str]:
         return {}
 
 
+def dataset_weights(names: list[str], balance: str) -> list[float]:
+    """The sampler's weight of each corpus entry. `system`: a system listed at several resolutions
+    shares one system's share among its entries, so every physical system trains equally often;
+    `entry`: every entry counts alone (a two-resolution system is drawn twice as often)."""
+    if balance == "entry":
+        return [1.0] * len(names)
+    return [1.0 / names.count(name) for name in names]
+
+
 def sampling_group(sampling: str, info: DistInfo) -> int:
     """The sampler's group: ranks with the same group draw the same dataset each step. A shard
     group ("topology", the release's), every rank ("global": no group waits on another's 3-D batch
@@ -135,7 +144,8 @@ class Trainer:
             lambda e: warmup_invsqrt_cooldown(e, cfg.epochs, cfg.warmup_epochs, cfg.cooldown_epochs, cfg.schedule_offset))
         group = sampling_group(cfg.sampling, self.info)
         self.sampler = MultisetSampler([len(m.train) for m in self.corpus], [m.batch_size for m in self.corpus],
-                                       cfg.steps_per_epoch, cfg.seed, self.info.rank, group)
+                                       cfg.steps_per_epoch, cfg.seed, self.info.rank, group,
+                                       weights=dataset_weights([e.name for e in cfg.datasets], cfg.dataset_balance))
         self.epoch, self.step, self.global_step = 0, 0, 0
         self.log_path = self.out / "log.jsonl"
         self.tb = None
