@@ -73,6 +73,7 @@ def test_inference_after_a_weight_update_equals_a_fresh_model(x):
     model = _model(0)
     _predict(model, x)  # fills the caches
     assert len(model.embed["2"]._kernels) > 0 and len(model.debed["2"]._kernels) > 0
+    assert all(len(block.time_mixing.rel_pos_bias._masks) > 0 for block in model.blocks)  # T5 masks
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(1.01)
@@ -92,7 +93,7 @@ def test_inference_after_load_state_dict_and_a_dtype_change_equals_a_fresh_model
     torch.testing.assert_close(_predict(model, x.double()), _predict(fresh, x.double()), rtol=0, atol=0)
 
 
-def test_training_still_sends_gradients_to_the_encoder_and_decoder_kernels(x):
+def test_training_still_sends_gradients_to_the_kernels_and_biases_inference_kept(x):
     model = _model(0)
     _predict(model, x)  # an inference call first: its kept kernels must not stand in for the graph
     model.train()
@@ -100,6 +101,9 @@ def test_training_still_sends_gradients_to_the_encoder_and_decoder_kernels(x):
     for module in (model.embed["2"], model.debed["2"]):
         for p in (module.proj1.weight, module.proj2.weight):
             assert p.grad is not None and p.grad.abs().sum() > 0
+    for block in model.blocks:  # and to the T5 bias, whose mask inference kept
+        bias = block.time_mixing.rel_pos_bias.relative_attention_bias.weight
+        assert bias.grad is not None and bias.grad.abs().sum() > 0
 
 
 def test_kept_kernels_depend_on_the_fields(x):

@@ -1,5 +1,6 @@
 """Patch jitter: boundary flags, padding order, and an exact inverse."""
 
+import pytest
 import torch
 
 from walrus.model.jitter import boundary_flags, circular_pad, jitter, unjitter
@@ -46,3 +47,13 @@ def test_unjitter_inverts_jitter_for_every_shift_in_range():
 def test_circular_pad_longer_than_the_axis_wraps_repeatedly():
     x = torch.arange(3.0)
     assert circular_pad(x, 0, 4).tolist() == [2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("shifts", [(0, 0, 0), (3, 0, 0), (8, -8, 0), (5, -3, 1), (-17, 4, 2)])
+def test_token_roll_equals_torch_roll_and_skips_whole_turns(shifts):
+    from walrus.model.network import TOKEN_DIMS, _roll_tokens
+
+    h = torch.randn(2, 1, 8, 4, 2, 3)  # channels-last tokens (T, B, h, w, d, C)
+    torch.testing.assert_close(_roll_tokens(h, shifts), torch.roll(h, shifts, TOKEN_DIMS), rtol=0, atol=0)
+    if all(s % n == 0 for s, n in zip(shifts, h.shape[2:5])):
+        assert _roll_tokens(h, shifts) is h  # nothing moves: no copy

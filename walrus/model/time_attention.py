@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from walrus.model.derived_cache import DerivedCache
 from walrus.model.norms import RMSGroupNorm
 
 
@@ -32,6 +33,7 @@ class T5CausalBias(nn.Module):
         self.max_distance = max_distance
         self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)
         self._buckets: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._masks = DerivedCache()  # whole masks at inference (walrus.model.derived_cache)
 
     def buckets(self, t: int, device: torch.device, last_query_only: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """The bucket of every (query, key) pair and where the key is in the future: they depend on
@@ -46,10 +48,17 @@ class T5CausalBias(nn.Module):
 
     def forward(self, t: int, device: torch.device, dtype: torch.dtype, last_query_only: bool = False) -> torch.Tensor:
         """(1, heads, t, t) additive mask: learned bias on and below the diagonal, -inf above.
-        With `last_query_only`, just the row of the newest query: (1, heads, 1, t)."""
-        buckets, future = self.buckets(t, device, last_query_only)
-        bias = self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0).to(dtype)
-        return bias.masked_fill(future, float("-inf"))
+        With `last_query_only`, just the row of the newest query: (1, heads, 1, t). At inference
+        the mask depends on the weights alone and is kept between calls (every streamed frame
+        asks for it in every block)."""
+
+        def mask() -> torch.Tensor:
+            buckets, future = self.buckets(t, device, last_query_only)
+            bias = self.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0).to(dtype)
+            return bias.masked_fill(future, float("-inf"))
+
+        key = (t, torch.device(device), dtype, last_query_only)
+        return self._masks.get(self.relative_attention_bias.weight, key, mask)
 
 
 class AxialTimeAttention(nn.Module):
