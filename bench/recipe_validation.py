@@ -1,0 +1,88 @@
+"""Choose between pretraining recipes on the corpus's validation split, never on held-out data.
+
+Each checkpoint is scored by the trainer's own validation (`Trainer.validate`: one-step VRMSE and
+the mean over the first rollout steps, per corpus entry) on the `valid` trajectories of the
+training config's datasets. Those come from the training seeds (a tenth of each generated set,
+never trained on); `bench/accuracy.py`'s held-out seed stays untouched until a recipe is chosen.
+
+    python bench/recipe_validation.py --corpus examples/configs/pretrain_corpus.yaml \\
+        --model v2=runs/pretrain_corpus_v2/model.safetensors --model v3=runs/other/model.safetensors \\
+        --out bench/results/recipe_validation.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accuracy import machine, write_json  # noqa: E402
+
+from walrus.model.checkpoint import load_checkpoint  # noqa: E402
+from walrus.train.config import TrainConfig  # noqa: E402
+from walrus.train.trainer import Trainer  # noqa: E402
+
+
+def score(corpus: str, checkpoints: dict[str, str], batches: int, rollout: int) -> dict[str, dict]:
+    """{label: {entry: {"one_step": mean over fields, "steps_1_<rollout>": mean}}}."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = TrainConfig.from_yaml(corpus, out_dir=out, validation_batches=batches, rollout_steps=rollout,
+                                    progress=False)
+        trainer = Trainer(cfg)
+        results = {}
+        for label, path in checkpoints.items():
+            trainer.engine.module.load_state_dict(load_checkpoint(path).state_dict())
+            rows = trainer.validate()
+            results[label] = {
+                entry: {"one_step": sum(row["one_step"].values()) / len(row["one_step"]),
+                        f"steps_1_{rollout}": row["full_vrmse"]}
+                for entry, row in rows.items()}
+    return results
+
+
+def table(results: dict[str, dict], rollout: int) -> str:
+    labels = list(results)
+    entries = list(results[labels[0]])
+    head = "| entry | " + " | ".join(f"{l}: 1 step | {l}: steps 1-{rollout}" for l in labels) + " |"
+    lines = [head, "| --- |" + " ---: | ---: |" * len(labels)]
+    for e in entries:
+        cells = [f"{results[l][e]['one_step']:.4f} | {results[l][e][f'steps_1_{rollout}']:.4f}" for l in labels]
+        lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", required=True, help="the training config whose valid splits score the models")
+    p.add_argument("--model", action="append", required=True, metavar="LABEL=CHECKPOINT")
+    p.add_argument("--batches", type=int, default=12, help="validation windows per corpus entry")
+    p.add_argument("--rollout", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=None, help="JSON results file (written atomically)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    checkpoints = {}
+    for item in args.model:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not Path(path).is_file():
+            p.error(f"--model wants LABEL=CHECKPOINT with an existing file, got {item!r}")
+        checkpoints[label] = path
+    results = score(args.corpus, checkpoints, args.batches, args.rollout)
+    print(table(results, args.rollout))
+    if args.out:
+        record = dict(benchmark="recipe_validation", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                      command="python " + " ".join(["bench/recipe_validation.py", *(argv or sys.argv[1:])]),
+                      machine=machine(), corpus=args.corpus, checkpoints=checkpoints, batches=args.batches,
+                      rollout=args.rollout, results=results)
+        write_json(Path(args.out), record)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""bench/recipe_validation.py: checkpoints scored on a config's validation split, one trainer for all."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import walrus
+from walrus.model.checkpoint import save_checkpoint
+from walrus.train.config import TrainConfig
+from walrus.train.corpus import prepare_corpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import recipe_validation  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recipes")
+    config = root / "corpus.yaml"
+    config.write_text(yaml.safe_dump({
+        "datasets": [{"name": "gray_scott_pypde", "path": str(root / "gs"),
+                      "generate": {"n_traj": 10, "res": 16, "steps": 12, "seed": 0}}],
+        "out_dir": str(root / "run"), "preset": "walrus-tiny", "history_2d": 2, "batch_size_2d": 2}))
+    prepare_corpus(TrainConfig.from_yaml(config), progress=False, echo=lambda s: None)
+    paths = {}
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        paths[seed] = root / f"m{seed}.safetensors"
+        save_checkpoint(walrus.get_model("walrus-tiny"), paths[seed], preset="walrus-tiny")
+    return config, paths
+
+
+def test_each_checkpoint_gets_its_own_score_on_the_valid_split(setup, tmp_path):
+    config, paths = setup
+    out = tmp_path / "r.json"
+    recipe_validation.main(["--corpus", str(config), "--model", f"a={paths[1]}", "--model", f"b={paths[2]}",
+                            "--model", f"a_again={paths[1]}", "--batches", "2", "--rollout", "3", "--out", str(out)])
+    record = json.loads(out.read_text())
+    results = record["results"]
+    assert set(results) == {"a", "b", "a_again"} and record["rollout"] == 3
+    for label, rows in results.items():
+        assert set(rows) == {"gray_scott_pypde"}, label
+        assert set(rows["gray_scott_pypde"]) == {"one_step", "steps_1_3"}
+        assert all(v > 0 for v in rows["gray_scott_pypde"].values())
+    # the second model's weights replaced the first's, and the first's came back exactly
+    assert results["a"] != results["b"]
+    assert results["a"] == results["a_again"]
+    alone = recipe_validation.score(str(config), {"b": str(paths[2])}, batches=2, rollout=3)
+    assert alone["b"] == results["b"]
+
+
+def test_a_model_argument_without_a_file_is_refused(setup, tmp_path, capsys):
+    config, _ = setup
+    with pytest.raises(SystemExit):
+        recipe_validation.main(["--corpus", str(config), "--model", f"x={tmp_path / 'missing.safetensors'}"])
+    assert "LABEL=CHECKPOINT" in capsys.readouterr().err
