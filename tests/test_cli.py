@@ -124,6 +124,38 @@ def test_train_refuses_missing_data_and_checkpoints_before_any_work(tmp_path):
     refused(["train", path, "--max-steps", "0"], "max_steps: expected null or an integer in [1,", "received 0")
 
 
+def test_set_replaces_config_options_read_as_yaml(tmp_path, monkeypatch):
+    import walrus.commands.train as train_command
+
+    (tmp_path / "data").mkdir()
+    path = yaml_file(tmp_path, f"datasets: [{{name: waves, path: {tmp_path / 'data'}}}]\nmax_dt_stride: 5\n"
+                               "mixed_precision: bf16\n")
+    cfg = TrainConfig.from_yaml(path, train_command.parse_settings(
+        ["max_dt_stride=1", "mixed_precision=null", "mesh=[1, 2]", "dataset_balance=entry"]))
+    assert (cfg.max_dt_stride, cfg.mixed_precision, cfg.mesh, cfg.dataset_balance) == (1, None, [1, 2], "entry")
+    assert TrainConfig.from_yaml(path).max_dt_stride == 5  # the file itself is unchanged
+    seen = []
+    monkeypatch.setattr(train_command, "run", lambda *a, **kw: seen.append(kw["settings"]))
+    for command in ("train", "finetune"):
+        result = runner.invoke(app, [command, str(path), "--set", "max_dt_stride=1", "--set", "seed=3"])
+        assert result.exit_code == 0, result.output
+        assert seen.pop() == ["max_dt_stride=1", "seed=3"]
+
+
+@pytest.mark.parametrize("setting, needles", [
+    ("max_dt_stride", ["--set: a setting is KEY=VALUE", "received 'max_dt_stride'"]),
+    ("=3", ["--set: a setting is KEY=VALUE"]),
+    ("datasets=[]", ["--set: datasets are set in the config file"]),
+    ("epochz=3", ["epochz: unknown training option", "epochs", "with --set epochz"]),
+    ("max_dt_stride=0", ["max_dt_stride: expected", "received 0", "with --set max_dt_stride"]),
+    ("lr=[1", ["--set lr: the value is not valid YAML", "received '[1'"]),
+])
+def test_set_refuses_bad_settings_by_name(tmp_path, setting, needles):
+    (tmp_path / "data").mkdir()
+    path = yaml_file(tmp_path, f"datasets: [{{name: waves, path: {tmp_path / 'data'}}}]\n")
+    refused(["train", path, "--set", setting], *needles)
+
+
 def test_usage_errors_are_click_errors_without_traceback(tmp_path):
     for args in (["train", str(tmp_path / "missing.yaml")], ["train", str(tmp_path)], ["demo", "--size", "many"],
                  ["generate", "--n-traj", "x"], ["no-such-command"]):

@@ -24,6 +24,13 @@ def quiet_option():
     return typer.Option(False, "--quiet", "-q", help="No progress bars; print only the final summary and errors.")
 
 
+def set_option():
+    """``--set KEY=VALUE``, repeatable: a config option replaced for this run (the value read as YAML)."""
+    return typer.Option(None, "--set", metavar="KEY=VALUE",
+                        help="Replace a config option for this run, e.g. --set max_dt_stride=1 (repeatable; "
+                             "the value is read as YAML).")
+
+
 class BadInput(SystemExit):
     """Ends the command with status 2 after a `WalrusError` was printed; ``str()`` is the message
     (so ``CliRunner().invoke(...).exception`` reads as the error), ``.error`` the WalrusError."""
@@ -135,13 +142,14 @@ def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="
           max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
           prepare_only: bool = typer.Option(False, "--prepare-only",
                                             help="Only generate the config's missing datasets (before a torchrun launch)."),
+          set_: Optional[list[str]] = set_option(),
           quiet: bool = quiet_option()) -> None:
     """Pretrain over the config's datasets (generating missing ones first; resumes from the newest
     checkpoint in out_dir)."""
     from walrus.commands.train import run
 
     run(config, finetune=False, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet,
-        prepare_only=prepare_only)
+        prepare_only=prepare_only, settings=set_)
 
 
 @app.command()
@@ -149,11 +157,12 @@ def train(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="
 def finetune(config: Path = typer.Argument(..., exists=True, dir_okay=False, help="Fine-tuning YAML."),
              out_dir: Optional[str] = typer.Option(None, help="Override the config's out_dir."),
              max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
+             set_: Optional[list[str]] = set_option(),
              quiet: bool = quiet_option()) -> None:
     """Fine-tune from `init_from` (ours or the official walrus.pt), optionally with new fields and frozen parts."""
     from walrus.commands.train import run
 
-    run(config, finetune=True, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet)
+    run(config, finetune=True, out_dir=out_dir, max_steps=max_steps, echo=typer.echo, quiet=quiet, settings=set_)
 
 
 @app.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from walrus.errors import ConfigError
-from walrus.train.config import TrainConfig
+from walrus.train.config import TrainConfig, parse_settings
 
 
 def check_files(cfg: TrainConfig, source: Path | str) -> None:
@@ -25,13 +25,15 @@ def check_files(cfg: TrainConfig, source: Path | str) -> None:
 
 
 def run(config: Path, finetune: bool, out_dir: str | None, max_steps: int | None, echo: Callable[[str], None],
-        quiet: bool = False, prepare_only: bool = False) -> None:
+        quiet: bool = False, prepare_only: bool = False, settings: list[str] | None = None) -> None:
     """``quiet`` turns the progress bars off; otherwise the config's ``progress:`` decides.
-    ``prepare_only`` generates the missing datasets and stops."""
+    ``prepare_only`` generates the missing datasets and stops. ``settings``: ``KEY=VALUE`` options
+    that replace the file's (a recipe variant without a second file)."""
     from walrus.train.corpus import prepare_corpus
     from walrus.train.trainer import Trainer
 
-    cfg = TrainConfig.from_yaml(config, out_dir=out_dir, max_steps=max_steps, progress=False if quiet else None)
+    cfg = TrainConfig.from_yaml(config, parse_settings(settings), out_dir=out_dir, max_steps=max_steps,
+                                progress=False if quiet else None)
     if finetune and not cfg.init_from:
         raise ConfigError("fine-tuning needs `init_from:`", field="init_from",
                           expected="our checkpoint or the official walrus.pt", received="nothing",

@@ -22,7 +22,7 @@ import yaml
 
 from walrus.errors import ConfigError
 
-__all__ = ["DatasetConfig", "TrainConfig", "ENGINES", "SAMPLINGS", "DATASET_BALANCES", "MIXED_PRECISIONS"]
+__all__ = ["DatasetConfig", "TrainConfig", "parse_settings", "ENGINES", "SAMPLINGS", "DATASET_BALANCES", "MIXED_PRECISIONS"]
 
 ENGINES = ("single", "fsdp", "deepspeed")
 SAMPLINGS = ("topology", "global", "naive")
@@ -50,6 +50,28 @@ def _is_int(value: Any) -> bool:
 
 def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def parse_settings(items: list[str] | None) -> dict:
+    """``KEY=VALUE`` strings (`walrus train --set`) as a mapping, each value read as YAML
+    (``max_dt_stride=1`` is the integer 1, ``mesh=[1,2]`` a list, ``mixed_precision=null`` None).
+    A malformed item is refused by name; unknown keys are refused later, as in a file."""
+    settings = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError("a setting is KEY=VALUE", field="--set", expected="e.g. --set max_dt_stride=1",
+                              received=repr(item))
+        if key == "datasets":
+            raise ConfigError("datasets are set in the config file", field="--set",
+                              expected="a top-level option other than datasets", received=repr(item))
+        try:
+            settings[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError("the value is not valid YAML", field=f"--set {key}",
+                              expected="a YAML scalar or list", received=repr(value)) from None
+    return settings
 
 
 def _did_you_mean(key: str, known) -> str | None:
@@ -415,8 +437,9 @@ class TrainConfig:
                               hint="; ".join(x for x in (exc.hint, where) if x)) from None
 
     @classmethod
-    def from_yaml(cls, path: str | Path, **overrides) -> "TrainConfig":
-        """Read a YAML config; keyword ``overrides`` (None = keep the file's) replace its values."""
+    def from_yaml(cls, path: str | Path, settings: dict | None = None, **overrides) -> "TrainConfig":
+        """Read a YAML config; keyword ``overrides`` (None = keep the file's) replace its values, and
+        then ``settings`` (`walrus train --set key=value`; None there is a value, YAML's null)."""
         try:
             path = Path(os.fspath(path))
         except TypeError:
@@ -458,7 +481,8 @@ class TrainConfig:
                               received=f"{path} holds a {type(raw).__name__}")
         raw = dict(raw)
         raw.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(raw, source=str(path))
+        raw.update(settings or {})
+        return cls.from_dict(raw, source=str(path) + (" with --set " + ", ".join(settings) if settings else ""))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
