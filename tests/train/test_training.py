@@ -118,3 +118,17 @@ def test_cli_train_runs_a_config(wave_corpus, tmp_path):
     assert "2 steps" in result.output and (tmp_path / "run" / "model.safetensors").exists()
     result = CliRunner().invoke(app, ["finetune", str(config)])
     assert result.exit_code != 0 and "init_from" in str(result.exception)
+
+
+def test_a_dataset_may_set_its_own_largest_time_stride(wave_corpus, tmp_path):
+    from walrus.errors import ConfigError
+    from walrus.train import Trainer
+
+    datasets = [{"name": "waves2d", "path": str(wave_corpus["waves2d"]), "max_dt_stride": 1},
+                {"name": "waves3d", "path": str(wave_corpus["waves3d"])}]
+    cfg = small_config({}, tmp_path, datasets=datasets, max_dt_stride=3)
+    trainer = Trainer(cfg)
+    assert [m.train.max_dt_stride for m in trainer.corpus] == [1, 3]
+    trainer.close()
+    with pytest.raises(ConfigError, match=r"datasets\[0\]\.max_dt_stride"):
+        small_config({}, tmp_path, datasets=[{**datasets[0], "max_dt_stride": 0}])

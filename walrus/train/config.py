@@ -135,7 +135,8 @@ class DatasetConfig:
     A name without a ``path`` must be a dataset the plugins register (its files are found there);
     with a ``path`` the name may be any label. ``generate`` ({n_traj, res, steps, seed}, any
     subset) makes `walrus train` generate a registered generated dataset into ``path`` first when
-    that directory holds no data yet (walrus.train.corpus).
+    that directory holds no data yet (walrus.train.corpus). ``max_dt_stride`` replaces the
+    config's largest time stride for this member alone (None: the config's).
     """
 
     name: str
@@ -143,6 +144,7 @@ class DatasetConfig:
     train_split: str = "train"
     valid_split: str = "valid"
     generate: dict | None = None
+    max_dt_stride: int | None = None
 
     def __post_init__(self):
         self.check("dataset")
@@ -152,6 +154,8 @@ class DatasetConfig:
         check_str(f"{key}.path", self.path, optional=True, what="the dataset root, holding data/<split>/")
         check_str(f"{key}.train_split", self.train_split)
         check_str(f"{key}.valid_split", self.valid_split)
+        check_int(f"{key}.max_dt_stride", self.max_dt_stride, 1, 10_000, optional=True,
+                  what="largest time stride between frames for this dataset")
         if self.generate is not None:
             self.check_generate(f"{key}.generate")
         if self.path is None:

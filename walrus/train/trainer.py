@@ -80,6 +80,11 @@ def declared_transforms(name: str) -> dict[str, str]:
         return {}
 
 
+def entry_max_dt_stride(entry: DatasetConfig, cfg: TrainConfig) -> int:
+    """The largest time stride a corpus member trains with: its own, else the config's."""
+    return cfg.max_dt_stride if entry.max_dt_stride is None else entry.max_dt_stride
+
+
 def dataset_weights(names: list[str], balance: str) -> list[float]:
     """The sampler's weight of each corpus entry. `system`: a system listed at several resolutions
     shares one system's share among its entries, so every physical system trains equally often;
@@ -161,7 +166,7 @@ class Trainer:
         three_d = probe.n_spatial_dims == 3
         history = window_history(self.cfg, self.model.config, three_d)
         train = WellWindowDataset(root, split=entry.train_split, n_steps_input=history, n_steps_output=1,
-                                  min_dt_stride=1, max_dt_stride=self.cfg.max_dt_stride)
+                                  min_dt_stride=1, max_dt_stride=entry_max_dt_stride(entry, self.cfg))
         valid = None
         if (root / "data" / entry.valid_split).is_dir():
             shortest = min(f.n_steps for f in WellWindowDataset(root, split=entry.valid_split).files)
