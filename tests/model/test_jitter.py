@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from walrus.model.jitter import boundary_flags, circular_pad, jitter, unjitter
+from walrus.model.jitter import boundary_flags, circular_pad, jitter, roll_moved, unjitter
 from walrus.model.patching import plan_axes
 
 P, W, O = 2, 0, 1
@@ -51,9 +51,9 @@ def test_circular_pad_longer_than_the_axis_wraps_repeatedly():
 
 @pytest.mark.parametrize("shifts", [(0, 0, 0), (3, 0, 0), (8, -8, 0), (5, -3, 1), (-17, 4, 2)])
 def test_token_roll_equals_torch_roll_and_skips_whole_turns(shifts):
-    from walrus.model.network import TOKEN_DIMS, _roll_tokens
+    from walrus.model.network import TOKEN_DIMS
 
     h = torch.randn(2, 1, 8, 4, 2, 3)  # channels-last tokens (T, B, h, w, d, C)
-    torch.testing.assert_close(_roll_tokens(h, shifts), torch.roll(h, shifts, TOKEN_DIMS), rtol=0, atol=0)
+    torch.testing.assert_close(roll_moved(h, shifts, TOKEN_DIMS), torch.roll(h, shifts, TOKEN_DIMS), rtol=0, atol=0)
     if all(s % n == 0 for s, n in zip(shifts, h.shape[2:5])):
-        assert _roll_tokens(h, shifts) is h  # nothing moves: no copy
+        assert roll_moved(h, shifts, TOKEN_DIMS) is h  # nothing moves: no copy

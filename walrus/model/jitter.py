@@ -45,6 +45,15 @@ def boundary_flags(plans: tuple[AxisPlan, ...], dtype: torch.dtype, device: torc
     return torch.stack([inside, wall, open_])
 
 
+def roll_moved(x: torch.Tensor, shifts, dims) -> torch.Tensor:
+    """`torch.roll` over `dims`, skipping the axes it would leave unchanged (a zero shift, or a
+    whole turn): each rolled axis costs a full copy. Nothing to move returns `x` itself."""
+    moved = [(s % x.shape[d], d) for s, d in zip(shifts, dims) if s % x.shape[d]]
+    if not moved:
+        return x
+    return torch.roll(x, [s for s, _ in moved], [d for _, d in moved])
+
+
 def jitter(x: torch.Tensor, plans: tuple[AxisPlan, ...], shifts: tuple[int, int, int]) -> torch.Tensor:
     """(T, B, C, H, W, D) -> (T, B, C + 3, H', W', D') padded, flagged and rolled."""
     pad = []
@@ -54,9 +63,7 @@ def jitter(x: torch.Tensor, plans: tuple[AxisPlan, ...], shifts: tuple[int, int,
     flags = boundary_flags(plans, x.dtype, x.device)
     t, b = x.shape[:2]
     x = torch.cat([x, flags.expand(t, b, *flags.shape)], dim=2)
-    rolled = [(s, d) for s, d in zip(shifts, SPATIAL_DIMS) if s]
-    if rolled:
-        x = torch.roll(x, [s for s, _ in rolled], [d for _, d in rolled])
+    x = roll_moved(x, shifts, SPATIAL_DIMS)
     for plan, dim in zip(plans, SPATIAL_DIMS):
         x = circular_pad(x, dim, plan.circ_pad)
     return x
@@ -67,9 +74,7 @@ def unjitter(y: torch.Tensor, plans: tuple[AxisPlan, ...], shifts: tuple[int, in
     for plan, dim in zip(plans, SPATIAL_DIMS):
         if plan.circ_pad:
             y = y.narrow(dim, plan.circ_pad, y.shape[dim] - 2 * plan.circ_pad)
-    rolled = [(-s, d) for s, d in zip(shifts, SPATIAL_DIMS) if s]
-    if rolled:
-        y = torch.roll(y, [s for s, _ in rolled], [d for _, d in rolled])
+    y = roll_moved(y, [-s for s in shifts], SPATIAL_DIMS)
     for plan, dim in zip(plans, SPATIAL_DIMS):
         lo, hi = plan.const_pad
         if lo or hi:

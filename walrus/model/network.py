@@ -18,7 +18,7 @@ from torch.utils.checkpoint import checkpoint
 from walrus.errors import PredictionError, WalrusInputError  # noqa: F401  (WalrusInputError re-exported)
 from walrus.model.config import WalrusConfig
 from walrus.model.hmlp import StrideModulatedDecoder, StrideModulatedEncoder
-from walrus.model.jitter import jitter, unjitter
+from walrus.model.jitter import jitter, roll_moved, unjitter
 from walrus.model.patching import BOUNDARY_NAMES, PERIODIC, AxisPlan, plan_axes, token_geometry
 from walrus.model.random_draws import Draws, draw
 from walrus.model.space_attention import FullAttention
@@ -321,13 +321,12 @@ class Walrus(nn.Module):
         h = h.permute(0, 1, 3, 4, 5, 2).contiguous()
         for i, block in enumerate(self.blocks):
             roll = draws.block_rolls[i]
-            if any(roll):
-                h = _roll_tokens(h, roll)
-                total_roll = [a + r for a, r in zip(total_roll, roll)]
+            h = roll_moved(h, roll, TOKEN_DIMS)
+            total_roll = [a + r for a, r in zip(total_roll, roll)]
             block_ckpt = use_checkpoint and freq > 0 and i % freq == 0
             mix = None if time_mixing is None else partial(time_mixing, i)
             h = block(h, _on(draws.time_keep[i], h), _on(draws.space_keep[i], h), block_ckpt, mix)
-        h = _roll_tokens(h, [-r for r in total_roll])
+        h = roll_moved(h, [-r for r in total_roll], TOKEN_DIMS)
         return h.permute(0, 1, 5, 2, 3, 4).contiguous()
 
     def decode(self, h: torch.Tensor, field_ids: torch.Tensor, plans: tuple[AxisPlan, ...], draws: Draws,
@@ -368,15 +367,6 @@ def check_dimensionality(spatial_shape: Sequence[int]) -> None:
             f"x: unsupported dimensionality: Walrus has encoders for 2-D and 3-D data, got "
             f"{extended} axes longer than one cell (spatial shape {tuple(spatial_shape)})"
         )
-
-
-def _roll_tokens(h: torch.Tensor, shifts) -> torch.Tensor:
-    """`torch.roll` of channels-last tokens over the token axes, skipping the axes it would leave
-    unchanged (a zero shift, or a whole turn): each rolled axis costs a full copy."""
-    moved = [(s % h.shape[d], d) for s, d in zip(shifts, TOKEN_DIMS) if s % h.shape[d]]
-    if not moved:
-        return h
-    return torch.roll(h, [s for s, _ in moved], [d for _, d in moved])
 
 
 def _on(keep: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
