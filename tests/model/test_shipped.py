@@ -81,3 +81,25 @@ def test_beats_persistence_one_step_on_a_fresh_heldout_sample(tmp_path):
         ours = rollout_vrmse(walrus_predictor(model, seed=0), batch, 1).mean()
     copy = rollout_vrmse(persistence_predictor(), batch, 1).mean()
     assert float(ours) < float(copy)
+
+
+def _significant_digits(text: str) -> int:
+    digits = text.replace(".", "").lstrip("0")
+    return max(len(digits), 1)
+
+
+def test_the_cards_metrics_are_the_committed_results():
+    """Every number of the card's metrics table is bench/results/accuracy.json's, rounded as printed."""
+    import json
+
+    results = json.loads((CARD.parents[1] / "bench" / "results" / "accuracy.json").read_text())["results"]
+    card = CARD.read_text().split("## Metrics", 1)[1].split("##", 1)[0]
+    rows = [line for line in card.splitlines() if line.startswith("| ") and not line.startswith(("| system", "| ---"))]
+    columns = [("persistence", "one_step"), ("walrus-mini", "one_step"),
+               ("persistence", "steps_1_10"), ("walrus-mini", "steps_1_10")]
+    assert {row.split("|")[1].strip() for row in rows} == set(results)
+    for row in rows:
+        system, *cells = [cell.strip().strip("*") for cell in row.strip("|").split("|")]
+        for cell, (model, horizon) in zip(cells, columns, strict=True):
+            value = results[system]["models"][model][horizon]
+            assert float(f"{value:.{_significant_digits(cell)}g}") == float(cell), (system, model, horizon, cell)

@@ -34,7 +34,7 @@ class ShippedModel:
 SHIPPED: dict[str, ShippedModel] = {
     "walrus-mini": ShippedModel(
         "walrus-mini", "walrus-mini.safetensors",
-        "cd0ee564d4e6629df91a7a885305840e152e564cce4f18e34e77e38700e3bf8d",
+        "03469d000d2db253e886ea13b728b086373a96303ed33a773ce994bbc7b73def",
         "walrus-mini pretrained on the generated corpus (examples/configs/pretrain_corpus.yaml); "
         "see docs/model_card.md"),
 }
