@@ -24,20 +24,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy import machine, write_json  # noqa: E402
 
+import walrus  # noqa: E402
 from walrus.model.checkpoint import load_checkpoint  # noqa: E402
 from walrus.train.config import TrainConfig  # noqa: E402
 from walrus.train.trainer import Trainer  # noqa: E402
 
 
 def score(corpus: str, checkpoints: dict[str, str], batches: int, rollout: int) -> dict[str, dict]:
-    """{label: {entry: {"one_step": mean over fields, "steps_1_<rollout>": mean}}}."""
+    """{label: {entry: {"one_step": mean over fields, "steps_1_<rollout>": mean}}}.
+
+    Each checkpoint runs under its own model config (a token budget or another override it was
+    trained with), not the corpus config's preset; checkpoints that share a config share a trainer."""
+    base = TrainConfig.from_yaml(corpus)
+    preset = walrus.get_model(base.preset, meta=True).config.to_dict()
+    trainers: dict[str, Trainer] = {}
+    results = {}
     with tempfile.TemporaryDirectory() as out:
-        cfg = TrainConfig.from_yaml(corpus, out_dir=out, validation_batches=batches, rollout_steps=rollout,
-                                    progress=False)
-        trainer = Trainer(cfg)
-        results = {}
         for label, path in checkpoints.items():
-            trainer.engine.module.load_state_dict(load_checkpoint(path).state_dict())
+            model = load_checkpoint(path)
+            overrides = {k: v for k, v in model.config.to_dict().items() if preset.get(k) != v}
+            key = repr(sorted(overrides.items()))
+            if key not in trainers:
+                cfg = TrainConfig.from_yaml(corpus, out_dir=out, validation_batches=batches, rollout_steps=rollout,
+                                            progress=False, model_overrides=overrides)
+                trainers[key] = Trainer(cfg)
+            trainer = trainers[key]
+            trainer.engine.module.load_state_dict(model.state_dict())
             rows = trainer.validate()
             results[label] = {
                 entry: {"one_step": sum(row["one_step"].values()) / len(row["one_step"]),

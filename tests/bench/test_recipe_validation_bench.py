@@ -59,3 +59,25 @@ def test_a_model_argument_without_a_file_is_refused(setup, tmp_path, capsys):
     with pytest.raises(SystemExit):
         recipe_validation.main(["--corpus", str(config), "--model", f"x={tmp_path / 'missing.safetensors'}"])
     assert "LABEL=CHECKPOINT" in capsys.readouterr().err
+
+
+def _validate(config, weights, overrides):
+    """The trainer's validation of ``weights`` under an explicit model config."""
+    cfg = TrainConfig.from_yaml(config, validation_batches=2, rollout_steps=3, progress=False,
+                                model_overrides=overrides)
+    trainer = recipe_validation.Trainer(cfg)
+    trainer.engine.module.load_state_dict(weights)
+    row = trainer.validate()["gray_scott_pypde"]
+    return {"one_step": sum(row["one_step"].values()) / len(row["one_step"]), "steps_1_3": row["full_vrmse"]}
+
+
+def test_a_checkpoint_is_scored_under_the_model_config_it_was_trained_with(setup, tmp_path):
+    config, _ = setup
+    torch.manual_seed(3)
+    model = walrus.get_model("walrus-tiny", tokens_per_axis_2d=4)  # the preset says 32 tokens per axis
+    path = tmp_path / "coarse.safetensors"
+    save_checkpoint(model, path, preset="walrus-tiny")
+    got = recipe_validation.score(str(config), {"coarse": str(path)}, batches=2, rollout=3)["coarse"]
+    assert got["gray_scott_pypde"] == _validate(config, model.state_dict(), {"tokens_per_axis_2d": 4})
+    # the same weights at the preset's budget score differently, so the budget was not dropped
+    assert got["gray_scott_pypde"] != _validate(config, model.state_dict(), {})
