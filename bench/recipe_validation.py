@@ -4,6 +4,8 @@ Each checkpoint is scored by the trainer's own validation (`Trainer.validate`: o
 the mean over the first rollout steps, per corpus entry) on the `valid` trajectories of the
 training config's datasets. Those come from the training seeds (a tenth of each generated set,
 never trained on); `bench/accuracy.py`'s held-out seed stays untouched until a recipe is chosen.
+The record also carries each checkpoint's training compute, read from its run's `log.jsonl`,
+so candidates can be compared at equal seconds.
 
     python bench/recipe_validation.py --corpus examples/configs/pretrain_corpus.yaml \\
         --model v2=runs/pretrain_corpus_v2/model.safetensors --model v3=runs/other/model.safetensors \\
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -58,6 +61,25 @@ def score(corpus: str, checkpoints: dict[str, str], batches: int, rollout: int) 
     return results
 
 
+def training_record(checkpoint: str) -> dict | None:
+    """The compute behind a checkpoint, from the `log.jsonl` its training run left beside it: optimizer
+    steps, seconds of training steps, and seconds per step by dataset (None when there is no log).
+    A step logged twice (a resumed run) counts once, as its last record."""
+    log = Path(checkpoint).parent / "log.jsonl"
+    if not log.is_file():
+        return None
+    steps = {}
+    for line in log.read_text().splitlines():
+        row = json.loads(line)
+        if row.get("event") == "train":
+            steps[row["global_step"]] = row
+    per_dataset: dict[str, list[float]] = {}
+    for row in steps.values():
+        per_dataset.setdefault(row["dataset"], []).append(row["seconds"])
+    return {"log": str(log), "steps": len(steps), "seconds": sum(r["seconds"] for r in steps.values()),
+            "seconds_per_step": {name: sum(v) / len(v) for name, v in sorted(per_dataset.items())}}
+
+
 def table(results: dict[str, dict], rollout: int) -> str:
     labels = list(results)
     entries = list(results[labels[0]])
@@ -92,7 +114,8 @@ def main(argv=None) -> None:
         record = dict(benchmark="recipe_validation", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                       command="python " + " ".join(["bench/recipe_validation.py", *(argv or sys.argv[1:])]),
                       machine=machine(), corpus=args.corpus, checkpoints=checkpoints, batches=args.batches,
-                      rollout=args.rollout, results=results)
+                      rollout=args.rollout, results=results,
+                      training={label: training_record(path) for label, path in checkpoints.items()})
         write_json(Path(args.out), record)
 
 

@@ -81,3 +81,18 @@ def test_a_checkpoint_is_scored_under_the_model_config_it_was_trained_with(setup
     assert got["gray_scott_pypde"] == _validate(config, model.state_dict(), {"tokens_per_axis_2d": 4})
     # the same weights at the preset's budget score differently, so the budget was not dropped
     assert got["gray_scott_pypde"] != _validate(config, model.state_dict(), {})
+
+
+def test_the_training_record_counts_each_logged_step_once(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [{"event": "train", "global_step": 1, "dataset": "a", "seconds": 1.0},
+            {"event": "train", "global_step": 2, "dataset": "b", "seconds": 3.0},
+            {"event": "resumed", "epoch": 0, "step": 1},
+            {"event": "train", "global_step": 2, "dataset": "b", "seconds": 5.0},   # step 2 again, after a resume
+            {"event": "validation", "global_step": 2, "metrics": {}}]
+    (run / "log.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    record = recipe_validation.training_record(str(run / "model.safetensors"))
+    assert record["steps"] == 2 and record["seconds"] == 6.0
+    assert record["seconds_per_step"] == {"a": 1.0, "b": 5.0}
+    assert recipe_validation.training_record(str(tmp_path / "model.safetensors")) is None  # no log beside it
