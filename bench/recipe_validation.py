@@ -10,6 +10,7 @@ so candidates can be compared at equal seconds.
     python bench/recipe_validation.py --corpus examples/configs/pretrain_corpus.yaml \\
         --model v2=runs/pretrain_corpus_v2/model.safetensors --model v3=runs/other/model.safetensors \\
         --out bench/results/recipe_validation.json
+    python bench/recipe_validation.py --results bench/results/recipe_validation_t16.json --compare t16:v3
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -91,15 +93,44 @@ def table(results: dict[str, dict], rollout: int) -> str:
     return "\n".join(lines)
 
 
+def compare(results: dict[str, dict], candidate: str, reference: str) -> dict:
+    """How a candidate scores against a reference over every corpus entry and metric: the geometric
+    mean of its VRMSE over the reference's (below 1: better) and on how many numbers it is lower.
+    The selection rules in docs/accuracy.md are stated in these terms."""
+    for label in (candidate, reference):
+        if label not in results:
+            raise KeyError(f"no scores for {label!r}; scored: {sorted(results)}")
+    ref = results[reference]
+    logs = [math.log(results[candidate][e][m] / ref[e][m]) for e in ref for m in ref[e]]
+    return {"candidate": candidate, "reference": reference, "geomean_ratio": math.exp(sum(logs) / len(logs)),
+            "better": sum(1 for x in logs if x < 0), "of": len(logs)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", required=True, help="the training config whose valid splits score the models")
-    p.add_argument("--model", action="append", required=True, metavar="LABEL=CHECKPOINT")
+    p.add_argument("--corpus", help="the training config whose valid splits score the models")
+    p.add_argument("--model", action="append", metavar="LABEL=CHECKPOINT")
+    p.add_argument("--results", default=None, help="compare the scores of an earlier --out file instead of scoring")
+    p.add_argument("--compare", action="append", default=[], metavar="CANDIDATE:REFERENCE",
+                   help="print the candidate's geometric-mean VRMSE ratio over the reference (repeatable)")
     p.add_argument("--batches", type=int, default=12, help="validation windows per corpus entry")
     p.add_argument("--rollout", type=int, default=10)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=None, help="JSON results file (written atomically)")
     args = p.parse_args(argv)
+    pairs = []
+    for item in args.compare:
+        candidate, sep, reference = item.partition(":")
+        if not sep or not candidate or not reference:
+            p.error(f"--compare wants CANDIDATE:REFERENCE, got {item!r}")
+        pairs.append((candidate, reference))
+    if args.results:
+        results = json.loads(Path(args.results).read_text())["results"]
+        for candidate, reference in pairs:
+            print(json.dumps(compare(results, candidate, reference)))
+        return
+    if not args.corpus or not args.model:
+        p.error("--corpus and at least one --model are required (or --results FILE)")
     if args.threads:
         torch.set_num_threads(args.threads)
     checkpoints = {}
@@ -110,6 +141,8 @@ def main(argv=None) -> None:
         checkpoints[label] = path
     results = score(args.corpus, checkpoints, args.batches, args.rollout)
     print(table(results, args.rollout))
+    for candidate, reference in pairs:
+        print(json.dumps(compare(results, candidate, reference)))
     if args.out:
         record = dict(benchmark="recipe_validation", date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                       command="python " + " ".join(["bench/recipe_validation.py", *(argv or sys.argv[1:])]),

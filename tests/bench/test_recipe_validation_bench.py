@@ -96,3 +96,34 @@ def test_the_training_record_counts_each_logged_step_once(tmp_path):
     assert record["steps"] == 2 and record["seconds"] == 6.0
     assert record["seconds_per_step"] == {"a": 1.0, "b": 5.0}
     assert recipe_validation.training_record(str(tmp_path / "model.safetensors")) is None  # no log beside it
+
+
+def test_compare_is_the_geometric_mean_ratio_over_every_entry_and_metric(tmp_path, capsys):
+    results = {"ref": {"a": {"one_step": 1.0, "steps_1_10": 2.0}, "b": {"one_step": 4.0, "steps_1_10": 1.0}},
+               "cand": {"a": {"one_step": 0.5, "steps_1_10": 4.0}, "b": {"one_step": 1.0, "steps_1_10": 1.0}}}
+    got = recipe_validation.compare(results, "cand", "ref")
+    # ratios 0.5, 2, 0.25, 1: geometric mean (0.25)^(1/4); lower on two of four numbers
+    assert got["geomean_ratio"] == pytest.approx(0.25 ** 0.25) and (got["better"], got["of"]) == (2, 4)
+    with pytest.raises(KeyError, match="other"):
+        recipe_validation.compare(results, "other", "ref")
+    saved = tmp_path / "r.json"
+    saved.write_text(json.dumps({"results": results}))
+    recipe_validation.main(["--results", str(saved), "--compare", "cand:ref"])
+    assert json.loads(capsys.readouterr().out) == got
+    with pytest.raises(SystemExit):
+        recipe_validation.main(["--results", str(saved), "--compare", "cand-ref"])
+
+
+@pytest.mark.parametrize("results, candidate, reference, sentence", [
+    ("recipe_validation_long.json", "long_smooth", "long_v2recipe", "Its geometric mean over the v2 recipe's is {g}; it is lower on\n  {n} of 28"),
+    ("recipe_validation_long.json", "long_smooth", "v2", "Its geometric mean over v2 is {g}, lower on {n} of 28"),
+    ("recipe_validation_t16.json", "t16", "v3", "geometric mean {g}, better on {n} of 28"),
+    ("recipe_validation_t16.json", "v3_seed1", "v3", "geometric mean {g}, better on {n} of 28"),
+])
+def test_the_recipe_choices_in_the_docs_are_the_committed_scores(results, candidate, reference, sentence):
+    root = Path(__file__).resolve().parents[2]
+    scores = json.loads((root / "bench" / "results" / results).read_text())["results"]
+    got = recipe_validation.compare(scores, candidate, reference)
+    digits = 4 if candidate == "v3_seed1" else 3   # the docs print 0.9995 to show it is not 1
+    text = sentence.format(g=f"{got['geomean_ratio']:.{digits}f}", n=got["better"])
+    assert text in (root / "docs" / "accuracy.md").read_text()
