@@ -126,8 +126,8 @@ class Surrogate:
     an open stream is then re-opened at the new budget.
 
     ``reanchor`` (streaming mode) says when a full pass re-anchors the stream: a
-    `walrus.model.streaming.Reanchor` (default ``Reanchor(every=10, drift=0.1, min_gap=4)``: when a
-    channel's RMS in the window has moved 10 %, at most once in 4 steps, at least every 10) or an
+    `walrus.model.streaming.Reanchor` (default ``Reanchor(every=10, drift=0.1, min_gap=6)``: when a
+    channel's RMS in the window has moved 10 %, at most once in 6 steps, at least every 10) or an
     interval ``k`` (every k-th step; 1 is exact mode). ``Reanchor(every=None, drift=None)`` never
     re-anchors: fastest, least accurate. Costs per setting: docs/model.md."""
 

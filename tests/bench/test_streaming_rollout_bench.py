@@ -79,3 +79,26 @@ def test_the_benchmarked_default_is_the_libraries():
     from walrus.model.streaming import Reanchor
     assert streaming_rollout.parse_config(streaming_rollout.DEFAULT) == Reanchor()
     assert streaming_rollout.DEFAULT in streaming_rollout.CONFIGS
+
+
+def test_a_policy_can_be_chosen_on_the_corpus_validation_split(tmp_path):
+    from walrus.train.config import TrainConfig
+    from walrus.train.corpus import prepare_corpus
+
+    config = tmp_path / "corpus.yaml"
+    config.write_text(yaml.safe_dump({
+        "datasets": [{"name": "gray_scott_pypde", "path": str(tmp_path / "gs"),
+                      "generate": {"n_traj": 10, "res": 16, "steps": 8, "seed": 0}}],
+        "out_dir": str(tmp_path / "run"), "preset": "walrus-tiny", "history_2d": 3}))
+    save_checkpoint(redraw_weights(walrus.get_model("walrus-tiny"), seed=0), tmp_path / "w.safetensors",
+                    preset="walrus-tiny")
+    argv = ["--model", str(tmp_path / "w.safetensors"), "--corpus", str(config), "--split", "valid",
+            "--heldout", str(tmp_path / "heldout"), "--systems", "gray_scott_pypde", "--configs", "none",
+            "--rollout", "4", "--windows", "2", "--seeds", "1", "--threads", "1", "--out", str(tmp_path / "v.json"),
+            "--quiet"]
+    with pytest.raises(SystemExit, match="no validation split"):  # the corpus is not generated yet
+        streaming_rollout.main(argv)
+    prepare_corpus(TrainConfig.from_yaml(config), progress=False, echo=lambda s: None)
+    record = streaming_rollout.main(argv)
+    assert record["split"] == "valid" and record["results"]["gray_scott_pypde"]["windows"] == 2
+    assert not (tmp_path / "heldout").exists()   # the held-out seed was not generated, let alone used
