@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy import machine, write_json  # noqa: E402
+from baselines import walrus_train_steps  # noqa: E402
 
 import walrus  # noqa: E402
 from walrus.model.checkpoint import load_checkpoint  # noqa: E402
@@ -66,15 +67,12 @@ def score(corpus: str, checkpoints: dict[str, str], batches: int, rollout: int) 
 def training_record(checkpoint: str) -> dict | None:
     """The compute behind a checkpoint, from the `log.jsonl` its training run left beside it: optimizer
     steps, seconds of training steps, and seconds per step by dataset (None when there is no log).
-    A step logged twice (a resumed run) counts once, as its last record."""
+    A step logged twice (a resumed run) counts once, as its last record; the baselines' budget
+    (`baselines.walrus_train_seconds`) counts both, the compute spent. Without a resume they agree."""
     log = Path(checkpoint).parent / "log.jsonl"
     if not log.is_file():
         return None
-    steps = {}
-    for line in log.read_text().splitlines():
-        row = json.loads(line)
-        if row.get("event") == "train":
-            steps[row["global_step"]] = row
+    steps = {row["global_step"]: row for row in walrus_train_steps(log)}
     per_dataset: dict[str, list[float]] = {}
     for row in steps.values():
         per_dataset.setdefault(row["dataset"], []).append(row["seconds"])
