@@ -1,11 +1,12 @@
 """Speed of today's network against an earlier commit's, on the same weights and inputs, in one run.
 
-Each case (preset, spatial shape, forward or forward+backward) runs in fresh subprocesses, once on
-the baseline's `walrus` package (extracted with `git archive` from BASELINE_REV or --baseline) and
-once on the working tree's, alternating, with the same thread count. The baseline process writes
-its weights, outputs and gradients; the current one loads those weights strictly and reports how
-far its outputs and gradients sit from the baseline's (max |difference| / RMS), so the speed-up is
-recorded next to the evidence that the arithmetic is the same. Each case's FLOPs (products,
+Each case (preset, spatial shape, pass) runs in fresh subprocesses, once on the baseline's `walrus`
+package (extracted with `git archive` from BASELINE_REV or --baseline) and once on the working
+tree's, alternating, with the same thread count. The passes are the forward over every step, the
+inference of the newest step (what a rollout reads) and the forward+backward. The baseline process
+writes its weights, outputs and gradients; the current one loads those weights strictly and reports
+how far its outputs and gradients sit from the baseline's (max |difference| / RMS), so the speed-up
+is recorded next to the evidence that the result is the same. Each case's FLOPs (products,
 convolutions and attention) over the machine's measured float32 matmul rate give the time no
 implementation of the same arithmetic can beat, so every ratio sits beside its ceiling.
 
@@ -15,6 +16,7 @@ implementation of the same arithmetic can beat, so every ratio sits beside its c
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -36,6 +38,9 @@ BASELINE_REV = "8a8f741"
 #: Calls longer than this (walrus-small in 3-D) are timed once, on their warm-up call, to keep the
 #: run near ten minutes on 2 cores; their one-time set-up costs are well under 1% of them.
 LONG_CALL_SECONDS = 10.0
+#: fwd: every step's output without gradients; infer: the newest step's only, as inference reads it
+#: (`newest_only` where the network has it, else the full pass's last step); fwd+bwd: training's pass.
+MODES = ("fwd", "infer", "fwd+bwd")
 DEFAULT_CASES = ("walrus-tiny:128x128", "walrus-tiny:16x16x16", "walrus-tiny:64x64x64",
                  "walrus-small:128x128", "walrus-small:16x16x16", "walrus-small:64x64x64")
 
@@ -56,11 +61,18 @@ def run_one(preset: str, shape: tuple[int, ...], mode: str, history: int, repeat
     x = torch.randn(history, 1, 4, *shape, generator=torch.Generator().manual_seed(1))
     fields, bcs = torch.tensor([3, 4, 5, 28]), [[0, 0]] * (len(shape) - 1) + [[2, 2]]
 
+    newest_only = "newest_only" in inspect.signature(model.forward).parameters
+
     def call() -> dict:
         gen = torch.Generator().manual_seed(0)
         if mode == "fwd":
             with torch.no_grad():
                 return {"out": model(x, fields, bcs, generator=gen, check_inputs=False)}
+        if mode == "infer":  # the newest step's prediction: a network without `newest_only` computes all steps
+            with torch.no_grad():
+                if newest_only:
+                    return {"out": model(x, fields, bcs, generator=gen, check_inputs=False, newest_only=True)}
+                return {"out": model(x, fields, bcs, generator=gen, check_inputs=False)[-1:]}
         xg = x.clone().requires_grad_(True)
         out = model(xg, fields, bcs, generator=gen, check_inputs=False)
         (out * torch.linspace(-1, 1, out.numel()).view(out.shape)).sum().backward()
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", default=BASELINE_REV, help="git revision of the reference network")
     parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), help="PRESET:HxW[xD]")
-    parser.add_argument("--modes", nargs="+", default=["fwd", "fwd+bwd"], choices=["fwd", "fwd+bwd"])
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--history", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)

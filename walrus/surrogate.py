@@ -271,7 +271,7 @@ class Surrogate:
         stats = self._stats(x, inputs)
         with torch.no_grad():
             out = self.model(normalize_input(x, stats), inputs.field_ids.to(self.device), inputs.bcs,
-                             generator=generator, tokens_per_axis=self.tokens_per_axis)
+                             generator=generator, tokens_per_axis=self.tokens_per_axis, newest_only=True)
         return reconstruct(x[-1], out[-1], stats)
 
     def _predict_streaming(self, st: State, inputs) -> torch.Tensor:

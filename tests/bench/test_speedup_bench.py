@@ -26,7 +26,7 @@ def test_speedup_runs_against_a_git_baseline_on_the_same_weights(tmp_path):
     assert json.loads(out.read_text()) == json.loads(json.dumps(record))
     assert record["baseline"] == "HEAD" and record["matmul_peak_gflops"] > 0
     rows = {row["mode"]: row for row in record["results"]}
-    assert sorted(rows) == ["fwd", "fwd+bwd"]
+    assert sorted(rows) == ["fwd", "fwd+bwd", "infer"]
     for row in rows.values():
         assert row["preset"] == "walrus-tiny" and row["shape"] == [16, 16]
         assert row["speedup"] > 0 and row["gflop"] > 0 and row["ceiling_speedup"] > 0
@@ -38,7 +38,7 @@ def test_speedup_runs_against_a_git_baseline_on_the_same_weights(tmp_path):
     speedup.main(["--docs-from", str(out), "--docs", str(page)])
     text = page.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
-    assert text.count("| walrus-tiny | 16x16 |") == 2 and record["command"] in text
+    assert text.count("| walrus-tiny | 16x16 |") == 3 and record["command"] in text
 
 
 def test_the_baseline_is_imported_from_the_extracted_tree(tmp_path):

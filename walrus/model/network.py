@@ -2,7 +2,8 @@
 
 Input: x of shape (T, B, C, H, W[, D]), already RMS-normalised (see `normalization.py`), the
 vocabulary id of each channel, and boundary codes per batch element, axis and side.
-Output: normalised deltas of every channel for every one of the T steps (the model is causal).
+Output: normalised deltas of every channel for every one of the T steps (the model is causal), or
+for the newest step alone (`newest_only`, what inference reads: the earlier steps' tail is skipped).
 """
 
 from __future__ import annotations
@@ -47,14 +48,16 @@ class SpaceTimeSplitBlock(nn.Module):
                 use_checkpoint: bool, mix_time: TimeMixing | None = None) -> torch.Tensor:
         """x: channels-last tokens (T, B, h, w, d, C). `mix_time(attention, x, keep)` replaces the time step (default: the
         full causal attention `self.time_mixing(x, keep)`); the block is still entered through
-        `__call__` so hooks on it (FSDP unsharding) fire either way."""
-        t, b = x.shape[:2]
+        `__call__` so hooks on it (FSDP unsharding) fire either way. A time step may return fewer
+        steps than it was given (only the newest): space mixing then runs on those alone."""
         mix = self.time_mixing if mix_time is None else partial(mix_time, self.time_mixing)
+        x = checkpoint(mix, x, time_keep, use_reentrant=False) if use_checkpoint else mix(x, time_keep)
+        t, b = x.shape[:2]
+        if space_keep is not None:
+            space_keep = space_keep[-t * b:]  # (T*B,) scales, time-major: the kept steps' are last
         if use_checkpoint:
-            x = checkpoint(mix, x, time_keep, use_reentrant=False)
             y = checkpoint(self.space_mixing, x.flatten(0, 1), space_keep, use_reentrant=False)
         else:
-            x = mix(x, time_keep)
             y = self.space_mixing(x.flatten(0, 1), space_keep)
         return y.unflatten(0, (t, b))
 
@@ -218,7 +221,7 @@ class Walrus(nn.Module):
     def forward(self, x: torch.Tensor, field_ids: torch.Tensor, bcs, *, generator: torch.Generator | None = None,
                 draws: Draws | None = None, deterministic: bool | None = None,
                 mixed_bcs: MixedBoundaryPolicy = "split", check_inputs: bool = True,
-                tokens_per_axis: int | None = None) -> torch.Tensor:
+                tokens_per_axis: int | None = None, newest_only: bool = False) -> torch.Tensor:
         """Normalised deltas (T, B, C, *spatial) for every input step.
 
         generator: a CPU `torch.Generator` for the jitter, token-roll and drop-path draws
@@ -229,6 +232,9 @@ class Walrus(nn.Module):
             ("split"), read from element 0 only as the release does ("first"), or refused ("error").
         tokens_per_axis: token budget per spatial axis for this call (default: the config's); the
             stride pair of each axis is chosen for it, so one set of weights runs coarser or finer.
+        newest_only: only the newest step's deltas, (1, B, C, *spatial): what inference reads. Equal
+            to the last step of the full output; the last block's space mixing and the decoder then
+            skip the earlier steps, which only the training loss reads.
         """
         if check_inputs:
             x = self.as_input(x)
@@ -243,16 +249,17 @@ class Walrus(nn.Module):
 
         distinct = torch.unique(bcs, dim=0)
         if len(distinct) == 1 or mixed_bcs == "first":
-            out = self._forward_one_bc(x, field_ids, bcs[0], generator, draws, deterministic, tokens_per_axis)
+            out = self._forward_one_bc(x, field_ids, bcs[0], generator, draws, deterministic, tokens_per_axis,
+                                       newest_only)
         elif mixed_bcs == "error":
             raise WalrusInputError(f"bcs: batch elements have {len(distinct)} different boundary conditions; "
                                    f"pass mixed_bcs='split' or batch them separately")
         else:
-            out = torch.empty_like(x)
+            out = torch.empty_like(x[-1:] if newest_only else x)
             for bc in distinct:
                 members = (bcs == bc).flatten(1).all(1).nonzero().flatten().to(x.device)
                 out[:, members] = self._forward_one_bc(x[:, members], field_ids, bc, generator, draws, deterministic,
-                                                       tokens_per_axis)
+                                                       tokens_per_axis, newest_only)
         if check_inputs and not self.training and not torch.isfinite(out).all():
             raise PredictionError("the network produced NaN or infinite values", field="output",
                                   expected="finite values",
@@ -273,7 +280,8 @@ class Walrus(nn.Module):
 
     def _forward_one_bc(self, x: torch.Tensor, field_ids: torch.Tensor, bc: torch.Tensor,
                         generator: torch.Generator | None, draws: Draws | None,
-                        deterministic: bool | None, tokens_per_axis: int | None = None) -> torch.Tensor:
+                        deterministic: bool | None, tokens_per_axis: int | None = None,
+                        newest_only: bool = False) -> torch.Tensor:
         cfg = self.config
         t, b, c = x.shape[:3]
         plans = self.plan(x.shape[3:], bc.tolist(), tokens_per_axis)
@@ -289,7 +297,7 @@ class Walrus(nn.Module):
         if self.training and cfg.input_field_drop > 0:
             x = torch.nn.functional.dropout3d(x.flatten(0, 1), cfg.input_field_drop / c).unflatten(0, (t, b))
         h = self.encode(x, field_ids, plans, draws, use_ckpt)
-        h = self.run_blocks(h, draws, use_checkpoint=use_ckpt)
+        h = self.run_blocks(h, draws, use_checkpoint=use_ckpt, newest_only=newest_only)
         return self.decode(h, field_ids, plans, draws, use_ckpt)
 
     # ----------------------------------------------------------------- stages (shared with streaming)
@@ -307,7 +315,7 @@ class Walrus(nn.Module):
         return checkpoint(encode, x, use_reentrant=False) if use_checkpoint else encode(x)
 
     def run_blocks(self, h: torch.Tensor, draws: Draws, time_mixing: TimeMixingStrategy | None = None,
-                   use_checkpoint: bool = False) -> torch.Tensor:
+                   use_checkpoint: bool = False, newest_only: bool = False) -> torch.Tensor:
         """The space-time blocks on tokens (T, B, hidden, h, w, d): each block's token roll, time
         mixing, space mixing; the accumulated roll is undone at the end. Inside, the tokens are
         channels-last (T, B, h, w, d, hidden), the layout every block's products read directly.
@@ -315,6 +323,10 @@ class Walrus(nn.Module):
         time_mixing: the time step of block i as `time_mixing(i, attention, h, keep)` (default: the
             full causal attention over all T steps). Streaming passes a cached one.
         use_checkpoint: activation checkpointing of every `gradient_checkpointing_freq`-th block.
+        newest_only: return the newest step only (1, B, hidden, h, w, d). Every block but the last
+            still runs on all T steps (the last one's time attention reads them all); the last block
+            computes its newest query only, and its space mixing runs on that step alone. Ignored
+            with a `time_mixing` strategy, which decides for itself what each block returns.
         """
         freq = self.config.gradient_checkpointing_freq
         total_roll = [0, 0, 0]
@@ -325,6 +337,8 @@ class Walrus(nn.Module):
             total_roll = [a + r for a, r in zip(total_roll, roll)]
             block_ckpt = use_checkpoint and freq > 0 and i % freq == 0
             mix = None if time_mixing is None else partial(time_mixing, i)
+            if newest_only and mix is None and i == len(self.blocks) - 1:
+                mix = _newest_query_time_mixing
             h = block(h, _on(draws.time_keep[i], h), _on(draws.space_keep[i], h), block_ckpt, mix)
         h = roll_moved(h, [-r for r in total_roll], TOKEN_DIMS)
         return h.permute(0, 1, 5, 2, 3, 4).contiguous()
@@ -367,6 +381,11 @@ def check_dimensionality(spatial_shape: Sequence[int]) -> None:
             f"x: unsupported dimensionality: Walrus has encoders for 2-D and 3-D data, got "
             f"{extended} axes longer than one cell (spatial shape {tuple(spatial_shape)})"
         )
+
+
+def _newest_query_time_mixing(attention: AxialTimeAttention, h: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """The time step with the newest query alone (the last block of a `newest_only` pass)."""
+    return attention(h, keep, newest_only=True)
 
 
 def _on(keep: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:

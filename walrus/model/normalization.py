@@ -59,6 +59,7 @@ def predict_next(model: torch.nn.Module, x: torch.Tensor, field_ids: torch.Tenso
     as_input = getattr(model, "as_input", None)
     if as_input is not None:  # a Walrus: cast float64/int inputs to its dtype, refuse the rest by name
         x = as_input(x)
+        forward_kwargs.setdefault("newest_only", True)  # only the last output is read
     if not isinstance(x, torch.Tensor):
         raise WalrusInputError("not a tensor", field="x", expected="a torch.Tensor (T, B, C, H, W[, D])",
                                received=type(x).__name__)

@@ -109,11 +109,12 @@ def stream_step(model: Walrus, stream: StreamState, frame: torch.Tensor) -> torc
 @torch.no_grad()
 def anchor(model: Walrus, window: torch.Tensor, field_ids: torch.Tensor, bcs, max_frames: int | None = None,
            draws: Draws | None = None, generator: torch.Generator | None = None,
-           tokens_per_axis: int | None = None) -> tuple[StreamState, torch.Tensor]:
+           tokens_per_axis: int | None = None, newest_only: bool = False) -> tuple[StreamState, torch.Tensor]:
     """Open a stream on a whole normalised window (T, B, C, H, W, D) in one full causal pass.
 
     Returns the stream, its cache holding the window's keys/values (ready for `stream_step` on the
-    next frame), and the pass's outputs (T, B, C, H, W, D): the full forward's with the same draws.
+    next frame), and the pass's outputs (T, B, C, H, W, D): the full forward's with the same draws
+    (with `newest_only`, the last step's alone, (1, B, C, H, W, D), as `Walrus.forward` gives it).
     Cheaper than feeding the T frames one by one.
     """
     t = window.shape[0]
@@ -124,7 +125,8 @@ def anchor(model: Walrus, window: torch.Tensor, field_ids: torch.Tensor, bcs, ma
 
     def full_time_mixing(i: int, attention: AxialTimeAttention, h: torch.Tensor,
                          keep: torch.Tensor | None) -> torch.Tensor:
-        h, stream.kv[i] = attention.forward_and_cache(h, max_frames=stream.max_frames)
+        newest = newest_only and i == n_blocks - 1  # the cache still takes every frame's keys/values
+        h, stream.kv[i] = attention.forward_and_cache(h, max_frames=stream.max_frames, newest_only=newest)
         return h
 
     h = model.encode(window, ids, stream.plans, draws)
@@ -220,7 +222,7 @@ class StreamingRollout:
         if self.due(now):
             self.stats = now
             self.stream, y = anchor(self.model, normalize_input(x, now), field_ids, bcs,
-                                    generator=self.generator, tokens_per_axis=self.tokens_per_axis)
+                                    generator=self.generator, tokens_per_axis=self.tokens_per_axis, newest_only=True)
             out = y[-1]
             self.since_anchor, self.anchors = 0, self.anchors + 1
         else:

@@ -75,22 +75,27 @@ class AxialTimeAttention(nn.Module):
         self.knorm = nn.LayerNorm(self.head_dim)
         self.rel_pos_bias = T5CausalBias(n_heads, num_buckets, max_distance)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None, newest_only: bool = False) -> torch.Tensor:
         """x: channels-last tokens (T, B, h, w, d, C). `keep`: drop-path scale per time slice, shape
-        (T,), or None."""
-        return self.forward_and_cache(x, keep)[0]
+        (T,), or None. `newest_only`: only the newest step's output (1, B, h, w, d, C), which
+        attends to every step as in the full pass; the other T-1 outputs are not computed."""
+        return self.forward_and_cache(x, keep, newest_only=newest_only)[0]
 
-    def forward_and_cache(self, x: torch.Tensor, keep: torch.Tensor | None = None, max_frames: int | None = None
-                          ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward_and_cache(self, x: torch.Tensor, keep: torch.Tensor | None = None, max_frames: int | None = None,
+                          newest_only: bool = False) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """`forward`, also returning the keys and values of the last `max_frames` frames (all by
         default), shaped (B*h*w*d, heads, frames, head_dim), as `forward_cached` keeps them."""
         t, b, h, w, d, c = x.shape
         n = b * h * w * d
         q, k, v = self._qkv(self.norm1.normalize_tokens(x.reshape(t * b, h * w * d, c)).reshape(t, n, c))
-        z = F.scaled_dot_product_attention(q, k, v, attn_mask=self.rel_pos_bias(t, x.device, q.dtype))
-        z = self._out(z.permute(2, 0, 1, 3).reshape(t, n, c)).view(x.shape)
+        if newest_only:
+            q, x = q[:, :, -1:], x[-1:]
+        queries = q.shape[2]
+        mask = self.rel_pos_bias(t, x.device, q.dtype, last_query_only=newest_only)
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        z = self._out(z.permute(2, 0, 1, 3).reshape(queries, n, c)).view(x.shape)
         if keep is not None:
-            z = z * keep.view(t, 1, 1, 1, 1, 1).to(z.dtype)
+            z = z * keep[-queries:].view(queries, 1, 1, 1, 1, 1).to(z.dtype)
         frames = t if max_frames is None else max_frames
         return x + z, (k[:, :, -frames:], v[:, :, -frames:])
 

@@ -33,7 +33,8 @@ def walrus_predictor(model: torch.nn.Module, seed: int = 0, tokens_per_axis: int
 
     def predict(window: torch.Tensor, batch: Batch) -> torch.Tensor:
         stats = rms_stats(window, eps)
-        out = model(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen, **budget)
+        out = model(normalize_input(window, stats), batch.field_ids, batch.bcs, generator=gen, newest_only=True,
+                    **budget)
         return reconstruct(window[-1], out[-1], stats)[:, :batch.n_variable]
 
     return predict
