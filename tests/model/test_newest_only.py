@@ -82,10 +82,21 @@ def test_newest_only_skips_the_earlier_steps_in_the_last_block_and_decoder():
     assert seen == {**{f"space{i}": 5 * 2 for i in range(last)}, f"space{last}": 2, "decoder": 2}
 
 
-def test_predict_next_reads_the_newest_step_only_and_matches_the_full_pass():
+def test_predict_next_and_the_evaluation_predictor_decode_the_newest_step_only():
+    from walrus.train.evaluation import walrus_predictor
+
     model = tiny()
+    decoded = []
+    model.debed["2"].register_forward_pre_hook(lambda mod, args: decoded.append(args[0].shape[0]))
     x = 1 + 0.3 * torch.randn(4, 1, 4, 32, 32, generator=torch.Generator().manual_seed(7))
     nxt = predict_next(model, x, FIELDS, [WALL_2D], deterministic=True)
+
+    class OneBatch:
+        field_ids, bcs, n_variable = FIELDS, [WALL_2D], 4
+
+    with torch.no_grad():
+        walrus_predictor(model)(x, OneBatch)
+    assert decoded == [1, 1]  # one batch element, one step, in both
     stats = rms_stats(x, model.config.rms_eps)
     with torch.no_grad():
         full = model(normalize_input(x, stats), FIELDS, [WALL_2D], deterministic=True)
